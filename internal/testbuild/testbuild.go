@@ -70,7 +70,8 @@ func Build(t Target) (string, error) {
 		name += ".wasm"
 	}
 	out := filepath.Join(dir, name)
-	args := []string{"build", "-trimpath", "-o", out}
+	tmp := fmt.Sprintf("%s.tmp%d", out, os.Getpid())
+	args := []string{"build", "-trimpath", "-o", tmp}
 	if t.Reactor {
 		args = append(args, "-buildmode=c-shared")
 	}
@@ -90,6 +91,10 @@ func Build(t Target) (string, error) {
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("testbuild: go %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	// Rename so that concurrent test binaries never see a half-written artifact.
+	if err := os.Rename(tmp, out); err != nil {
+		return "", err
 	}
 	return out, nil
 }
