@@ -1,0 +1,139 @@
+package archive
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+type entry struct {
+	name string
+	body string
+	mode os.FileMode
+}
+
+func makeZip(t testing.TB, entries ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range entries {
+		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
+		if e.mode != 0 {
+			h.SetMode(e.mode)
+		}
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(e.body))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestDetect(t *testing.T) {
+	cases := []struct {
+		in   []byte
+		want Kind
+	}{
+		{[]byte("\x00asm\x01\x00\x00\x00"), Wasm},
+		{makeZip(t, entry{name: "a", body: "b"}), Zip},
+		{[]byte("\x7fELF\x02\x01"), ELF},
+		{[]byte("#!/bin/sh\necho"), Script},
+		{[]byte("hello"), Unknown},
+		{nil, Unknown},
+	}
+	for _, c := range cases {
+		if got := Detect(c.in); got != c.want {
+			t.Errorf("Detect(%q) = %v, want %v", c.in[:min(len(c.in), 8)], got, c.want)
+		}
+	}
+}
+
+func TestExtractZip(t *testing.T) {
+	dir := t.TempDir()
+	data := makeZip(t,
+		entry{name: "exec", body: "#!/bin/sh\n", mode: 0o755},
+		entry{name: "data/labels.txt", body: "a\nb\n"},
+		entry{name: "dir/", mode: os.ModeDir | 0o755},
+	)
+	names, err := ExtractZip(data, dir, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 2 || names[0] != "exec" || names[1] != "data/labels.txt" {
+		t.Fatalf("names = %v", names)
+	}
+	st, err := os.Stat(filepath.Join(dir, "exec"))
+	if err != nil || st.Mode()&0o100 == 0 {
+		t.Fatalf("exec not executable: %v %v", st, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "data/labels.txt")); string(b) != "a\nb\n" {
+		t.Fatalf("labels = %q", b)
+	}
+}
+
+func TestExtractZipRejects(t *testing.T) {
+	cases := []struct {
+		name string
+		data []byte
+		lim  Limits
+		is   error
+	}{
+		{"not a zip", []byte("Ceci n'est pas un zip."), Limits{}, nil},
+		{"parent escape", makeZip(t, entry{name: "../evil", body: "x"}), Limits{}, ErrUnsafePath},
+		{"nested escape", makeZip(t, entry{name: "a/../../evil", body: "x"}), Limits{}, ErrUnsafePath},
+		{"absolute", makeZip(t, entry{name: "/etc/evil", body: "x"}), Limits{}, ErrUnsafePath},
+		{"backslash", makeZip(t, entry{name: `..\evil`, body: "x"}), Limits{}, ErrUnsafePath},
+		{"symlink", makeZip(t, entry{name: "link", body: "/etc/passwd", mode: os.ModeSymlink | 0o777}), Limits{}, ErrUnsafePath},
+		{"too many files", makeZip(t, entry{name: "a"}, entry{name: "b"}, entry{name: "c"}), Limits{MaxFiles: 2}, nil},
+		{"too large", makeZip(t, entry{name: "big", body: string(make([]byte, 5000))}), Limits{MaxBytes: 4096}, nil},
+		{"duplicate", makeZip(t, entry{name: "a", body: "1"}, entry{name: "a", body: "2"}), Limits{}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "action")
+			os.Mkdir(dir, 0o755)
+			_, err := ExtractZip(c.data, dir, c.lim)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Fatalf("error %v is not %v", err, c.is)
+			}
+			if _, err := os.Stat(filepath.Join(parent, "evil")); err == nil {
+				t.Fatal("an entry escaped the directory")
+			}
+		})
+	}
+}
+
+func FuzzExtractZip(f *testing.F) {
+	f.Add(makeZip(f, entry{name: "main.wasm", body: "\x00asm"}))
+	f.Add(makeZip(f, entry{name: "../x", body: "y"}))
+	f.Add([]byte("PK\x03\x04garbage"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "action")
+		os.Mkdir(dir, 0o755)
+		names, err := ExtractZip(data, dir, Limits{MaxFiles: 100, MaxBytes: 1 << 20})
+		if err != nil {
+			return
+		}
+		entries, _ := os.ReadDir(parent)
+		if len(entries) != 1 {
+			t.Fatalf("extraction wrote outside the directory: %v", entries)
+		}
+		for _, n := range names {
+			if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+				t.Fatalf("reported %q but it is not there: %v", n, err)
+			}
+		}
+	})
+}
