@@ -1,0 +1,65 @@
+//go:build wasip1
+
+package sdk
+
+import (
+	"bytes"
+	"encoding/json"
+	"unsafe"
+)
+
+// The reactor ABI (docs/wasm-abi.md): the host calls wasmwhisk_alloc for a buffer, writes one /run
+// line into it, and calls wasmwhisk_run on it. The exports are compiled into every wasip1 build of
+// an action; in a command build (default build mode) they are present but unused, because the
+// host prefers _start and the runtime has exited by the time _start returns.
+
+// reactorIn is the buffer handed out by the last wasmwhisk_alloc; reactorOut holds the last
+// result. Both stay reachable (so the garbage collector keeps them in place) until the next call
+// replaces them.
+var reactorIn, reactorOut []byte
+
+// wasmwhiskAlloc returns the address of a buffer of size bytes in linear memory, valid until the
+// next call of wasmwhisk_alloc or wasmwhisk_run.
+//
+//go:wasmexport wasmwhisk_alloc
+func wasmwhiskAlloc(size int32) int32 {
+	if size < 0 {
+		return 0
+	}
+	reactorIn = make([]byte, size+1) // never empty, so &reactorIn[0] is a real address
+	return int32(uintptr(unsafe.Pointer(&reactorIn[0])))
+}
+
+// wasmwhiskRun runs the handler on the /run line at [ptr, ptr+length) and returns the address of
+// the result JSON in the high 32 bits and its length in the low 32 bits. The result stays valid
+// until the next call of wasmwhisk_alloc or wasmwhisk_run.
+//
+//go:wasmexport wasmwhisk_run
+func wasmwhiskRun(ptr, length int32) int64 {
+	line := unsafe.Slice((*byte)(unsafe.Pointer(uintptr(ptr))), length)
+	// Copy: the handler may call back into code that reallocates reactorIn.
+	line = bytes.Clone(line)
+	value, err := setContextEnv(line)
+	if err != nil {
+		reactorOut = errorResult(err)
+	} else {
+		reactorOut = invoke(value)
+	}
+	if len(reactorOut) == 0 {
+		reactorOut = []byte("{}")
+	}
+	addr := uint64(uintptr(unsafe.Pointer(&reactorOut[0])))
+	return int64(addr<<32 | uint64(uint32(len(reactorOut))))
+}
+
+// normalizeValue validates the command ABI's stdin and turns an empty or null value into {}.
+func normalizeValue(value []byte) (json.RawMessage, bool) {
+	trimmed := bytes.TrimSpace(value)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return json.RawMessage("{}"), true
+	}
+	if !json.Valid(trimmed) {
+		return nil, false
+	}
+	return json.RawMessage(trimmed), true
+}

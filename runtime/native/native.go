@@ -1,0 +1,336 @@
+// Package native hosts an action as a long-lived native child process speaking OpenWhisk's
+// actionloop protocol (../shared/openwhisk/SPEC.md §1.7): one JSON activation per line on the
+// child's stdin, one JSON result per line on its file descriptor 3; its stdout and stderr are the
+// container's logs. Executables built for apache/openwhisk-runtime-go work unchanged.
+package native
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime"
+	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
+)
+
+// Messages of openwhisk-runtime-go that clients may compare.
+const (
+	msgCommandExited = "command exited"
+	msgNoBinary      = "The action failed to generate or locate a binary. See logs for details."
+)
+
+// Config configures an Executor. Zero values are usable.
+type Config struct {
+	// Dir is where actions are unpacked (default: a new directory under os.TempDir()).
+	Dir string
+	// Stub is a built-in executable run when /init carries no code (a blackbox image's code stub).
+	Stub string
+	// Stdout and Stderr receive the child's output (default os.Stdout and os.Stderr). Pass *os.File
+	// values so the child writes to them directly and its output precedes the proxy's sentinels.
+	Stdout, Stderr io.Writer
+	// NoAck starts children without asking for the {"ok":true} acknowledgement on fd 3 (for plain
+	// actionloop scripts); the executor then only checks that the child survives its first 5 ms.
+	NoAck bool
+	// AckTimeout bounds the wait for the acknowledgement (default 30 s).
+	AckTimeout time.Duration
+	// Environ is the proxy's environment; its __OW_* variables reach the child (default os.Environ()).
+	Environ []string
+	// MaxResultBytes caps one result line (default 64 MiB).
+	MaxResultBytes int
+}
+
+// Executor is a runtime.Executor for native actionloop executables. Runs are serialised: one child
+// answers one activation at a time.
+type Executor struct {
+	cfg Config
+
+	mu      sync.Mutex // serialises Init, Run and Close
+	child   *child
+	workDir string
+	running atomic.Pointer[child] // lets Close kill a child that a Run is waiting on
+}
+
+// New returns an Executor for cfg.
+func New(cfg Config) *Executor {
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 30 * time.Second
+	}
+	if cfg.Environ == nil {
+		cfg.Environ = os.Environ()
+	}
+	if cfg.MaxResultBytes <= 0 {
+		cfg.MaxResultBytes = 64 << 20
+	}
+	return &Executor{cfg: cfg}
+}
+
+// Init unpacks the executable and starts it.
+func (e *Executor) Init(ctx context.Context, req runtime.InitRequest) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.child != nil {
+		return runtime.Errorf(http.StatusForbidden, "Cannot initialize the action more than once.", nil)
+	}
+	exe, dir, err := e.prepare(req.Code)
+	if err != nil {
+		return err
+	}
+	c, err := e.start(ctx, exe, dir, req.Env)
+	if err != nil {
+		return err
+	}
+	e.child = c
+	e.running.Store(c)
+	return nil
+}
+
+// prepare writes or unpacks the code and returns the executable to start and its directory.
+func (e *Executor) prepare(code []byte) (exe, dir string, err error) {
+	if len(code) == 0 {
+		if e.cfg.Stub == "" {
+			return "", "", runtime.ErrNoCode
+		}
+		return e.cfg.Stub, filepath.Dir(e.cfg.Stub), nil
+	}
+	root := e.cfg.Dir
+	if root == "" {
+		root = os.TempDir()
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", "", fmt.Errorf("native: %w", err)
+	}
+	dir, err = os.MkdirTemp(root, "action-")
+	if err != nil {
+		return "", "", fmt.Errorf("native: %w", err)
+	}
+	e.workDir = dir
+	switch kind := archive.Detect(code); kind {
+	case archive.ELF, archive.Script:
+		exe = filepath.Join(dir, "exec")
+		if err := os.WriteFile(exe, code, 0o755); err != nil {
+			return "", "", fmt.Errorf("native: write executable: %w", err)
+		}
+		return exe, dir, nil
+	case archive.Zip:
+		if _, err := archive.ExtractZip(code, dir, archive.Limits{}); err != nil {
+			return "", "", runtime.Errorf(http.StatusBadGateway, "cannot start action: "+err.Error(), err)
+		}
+		for _, candidate := range []string{"exec", "bin/exec"} {
+			p := filepath.Join(dir, candidate)
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+				os.Chmod(p, st.Mode()|0o111)
+				return p, dir, nil
+			}
+		}
+		return "", "", runtime.Errorf(http.StatusBadGateway, "cannot start action: the zip has no executable named exec at its root", nil)
+	default:
+		return "", "", runtime.Errorf(http.StatusBadGateway, msgNoBinary,
+			fmt.Errorf("code is a %v, not an ELF executable, a #! script or a zip with exec", kind))
+	}
+}
+
+// child is a running actionloop process.
+type child struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	results chan []byte   // lines read from fd 3
+	exited  chan struct{} // closed when the process has exited
+	waitErr error
+}
+
+func (e *Executor) start(ctx context.Context, exe, dir string, initEnv map[string]string) (*child, error) {
+	resultsR, resultsW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("native: pipe: %w", err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Dir = dir
+	cmd.Env = e.childEnv(initEnv)
+	cmd.Stdout = e.cfg.Stdout
+	cmd.Stderr = e.cfg.Stderr
+	cmd.ExtraFiles = []*os.File{resultsW} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		resultsR.Close()
+		resultsW.Close()
+		return nil, fmt.Errorf("native: stdin: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		resultsR.Close()
+		resultsW.Close()
+		return nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: "+err.Error(), err)
+	}
+	resultsW.Close()
+	c := &child{cmd: cmd, stdin: stdin, results: make(chan []byte, 1), exited: make(chan struct{})}
+	go func() {
+		defer resultsR.Close()
+		r := bufio.NewReaderSize(resultsR, 1<<16)
+		for {
+			line, err := readLine(r, e.cfg.MaxResultBytes)
+			if err != nil {
+				close(c.results)
+				return
+			}
+			c.results <- line
+		}
+	}()
+	go func() {
+		c.waitErr = cmd.Wait()
+		close(c.exited)
+	}()
+
+	if e.cfg.NoAck {
+		select {
+		case <-c.exited:
+			return nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: "+msgCommandExited, c.waitErr)
+		case <-time.After(5 * time.Millisecond):
+			return c, nil
+		}
+	}
+	timer := time.NewTimer(e.cfg.AckTimeout)
+	defer timer.Stop()
+	select {
+	case line, ok := <-c.results:
+		if !ok {
+			c.kill()
+			return nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: "+msgCommandExited, c.waitErr)
+		}
+		var ack struct {
+			OK bool `json:"ok"`
+		}
+		if json.Unmarshal(line, &ack) != nil || !ack.OK {
+			c.kill()
+			return nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: bad acknowledgement "+strconv.Quote(string(line)), nil)
+		}
+		return c, nil
+	case <-timer.C:
+		c.kill()
+		return nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: no acknowledgement on fd 3 within "+e.cfg.AckTimeout.String(), nil)
+	case <-ctx.Done():
+		c.kill()
+		return nil, ctx.Err()
+	}
+}
+
+// childEnv is the proxy's __OW_* variables plus the init env; nothing else is inherited.
+func (e *Executor) childEnv(initEnv map[string]string) []string {
+	var env []string
+	for _, kv := range e.cfg.Environ {
+		if strings.HasPrefix(kv, "__OW_") {
+			env = append(env, kv)
+		}
+	}
+	if !e.cfg.NoAck {
+		env = append(env, "__OW_WAIT_FOR_ACK=1")
+	}
+	for k, v := range initEnv {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, isPrefix, err := r.ReadLine()
+		if err != nil {
+			return nil, err
+		}
+		line = append(line, chunk...)
+		if len(line) > max {
+			return nil, fmt.Errorf("result line longer than %d bytes", max)
+		}
+		if !isPrefix {
+			return line, nil
+		}
+	}
+}
+
+func (c *child) kill() {
+	if c.cmd.Process != nil {
+		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	<-c.exited
+}
+
+// Run sends one activation line and waits for the result line, the child's exit, the deadline or
+// the caller giving up. After a timeout or a cancelled call the child is killed: a late answer
+// would be taken for the next activation's.
+func (e *Executor) Run(ctx context.Context, req runtime.RunRequest) (json.RawMessage, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.child
+	if c == nil {
+		return nil, runtime.Errorf(http.StatusInternalServerError, "no action defined yet", nil)
+	}
+	select {
+	case <-c.exited:
+		return nil, runtime.Errorf(http.StatusInternalServerError, msgCommandExited, c.waitErr)
+	default:
+	}
+	var deadline <-chan time.Time
+	if ms, err := strconv.ParseInt(req.Context["deadline"], 10, 64); err == nil && ms > 0 {
+		timer := time.NewTimer(time.Until(time.UnixMilli(ms)))
+		defer timer.Stop()
+		deadline = timer.C
+	}
+	line := append(append([]byte(nil), req.Line...), '\n')
+	if _, err := c.stdin.Write(line); err != nil {
+		return nil, runtime.Errorf(http.StatusBadRequest, msgCommandExited, err)
+	}
+	select {
+	case result, ok := <-c.results:
+		if !ok {
+			<-c.exited
+			return nil, runtime.Errorf(http.StatusBadRequest, msgCommandExited, c.waitErr)
+		}
+		return result, nil
+	case <-c.exited:
+		return nil, runtime.Errorf(http.StatusBadRequest, msgCommandExited, c.waitErr)
+	case <-deadline:
+		c.kill()
+		return nil, &runtime.TimeoutError{Err: errors.New("the deadline passed before the action answered")}
+	case <-ctx.Done():
+		c.kill()
+		return nil, ctx.Err()
+	}
+}
+
+// Close kills the child and removes the unpacked action.
+func (e *Executor) Close() error {
+	if c := e.running.Swap(nil); c != nil {
+		c.kill()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.child != nil {
+		e.child.stdin.Close()
+		e.child.kill()
+		e.child = nil
+	}
+	if e.workDir != "" {
+		os.RemoveAll(e.workDir)
+		e.workDir = ""
+	}
+	return nil
+}
