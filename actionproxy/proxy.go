@@ -231,6 +231,9 @@ func (p *Proxy) run(ctx context.Context, r *http.Request, w http.ResponseWriter,
 			req.Context[k] = string(bytes.TrimSpace(v))
 		}
 	}
+	if ms, err := strconv.ParseInt(req.Context["deadline"], 10, 64); err == nil && ms > arrival.UnixMilli() {
+		req.Deadline = time.UnixMilli(ms)
+	}
 	for k, v := range initEnv {
 		req.Env[k] = v
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"time"
 )
 
 // InitRequest is a decoded /init payload.
@@ -35,6 +36,11 @@ type RunRequest struct {
 	// Env is the full environment this activation must see: init env, the proxy's own __OW_*
 	// variables (such as __OW_API_HOST) and __OW_<KEY> for every key of Context.
 	Env map[string]string
+	// Deadline is when the activation must have answered: the /run "deadline" (epoch ms, string or
+	// number). It is zero when the body has none, or one that had already passed when the run
+	// arrived (a clock-skewed or synthetic value, such as the conformance suite's "123"), in which
+	// case only the invoker's own timeout applies.
+	Deadline time.Time
 	// Line is the /run body re-encoded as one line of JSON without the trailing newline
 	// ({"value":...,"activation_id":...}), as the actionloop protocol sends it.
 	Line []byte

@@ -289,8 +289,8 @@ func (e *Executor) Run(ctx context.Context, req runtime.RunRequest) (json.RawMes
 	default:
 	}
 	var deadline <-chan time.Time
-	if ms, err := strconv.ParseInt(req.Context["deadline"], 10, 64); err == nil && ms > 0 {
-		timer := time.NewTimer(time.Until(time.UnixMilli(ms)))
+	if !req.Deadline.IsZero() {
+		timer := time.NewTimer(time.Until(req.Deadline))
 		defer timer.Stop()
 		deadline = timer.C
 	}

@@ -1,0 +1,49 @@
+package actionproxy_test
+
+import (
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/wasmwhisk/wasmwhisk/internal/conformance"
+	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
+)
+
+// proxyBinary builds cmd/actionproxy once per test binary.
+var proxyBinary = sync.OnceValues(func() (string, error) {
+	return testbuild.Build(testbuild.Target{Pkg: "./cmd/actionproxy", CGO: true})
+})
+
+func mustProxy(t *testing.T) string {
+	t.Helper()
+	bin, err := proxyBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// sampleCode builds a conformance sample for a target and returns it base64-encoded.
+func sampleCode(t *testing.T, target testbuild.Target) string {
+	t.Helper()
+	b, err := os.ReadFile(testbuild.MustBuild(t, target))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conformance.B64(b)
+}
+
+func samplePkg(s conformance.Sample) string { return "./internal/conformance/testdata/" + string(s) }
+
+func nativeSuite() conformance.Suite {
+	return conformance.Suite{
+		Start: func(t *testing.T, opts conformance.Options) *conformance.Container {
+			return conformance.StartProcess(t, mustProxy(t), []string{"-executor", "native"}, opts.Env)
+		},
+		Code: func(t *testing.T, s conformance.Sample) string {
+			return sampleCode(t, testbuild.Target{Pkg: samplePkg(s)})
+		},
+	}
+}
+
+func TestConformanceNative(t *testing.T) { nativeSuite().Run(t) }
