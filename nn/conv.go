@@ -1,0 +1,230 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/wasmwhisk/wasmwhisk/nn/onnx"
+)
+
+const (
+	convDepthwise = iota // one input channel per output channel
+	convPointwise        // 1x1, stride 1, no padding, one group: a plain GEMM
+	convIm2col           // everything else: im2col per group, then GEMM
+)
+
+// convKernel is a 1-D or 2-D Conv with optional bias and fused Clip/Relu.
+type convKernel struct {
+	batch, c, m, group     int
+	h, w, oh, ow, kh, kw   int
+	sh, sw, dh, dw, pt, pl int
+	act                    bool
+	lo, hi                 float32
+	mode                   int
+	col                    []float32
+}
+
+func buildConv(n *onnx.Node, in []*info) (kernel, []info, error) {
+	if err := needInputs(in, 2, 3); err != nil {
+		return nil, nil, err
+	}
+	if err := needFloat(in, 0, 1, 2); err != nil {
+		return nil, nil, err
+	}
+	if err := checkAttrs(n, "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"); err != nil {
+		return nil, nil, err
+	}
+	xs, ws := in[0].shape, in[1].shape
+	if len(xs) != 3 && len(xs) != 4 {
+		return nil, nil, fmt.Errorf("input shape %v: only 1-D and 2-D convolutions are supported", xs)
+	}
+	if len(ws) != len(xs) {
+		return nil, nil, fmt.Errorf("weight shape %v does not match input %v", ws, xs)
+	}
+	group, err := attrInt(n, "group", 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	k := &convKernel{batch: xs[0], c: xs[1], m: ws[0], group: int(group)}
+	if k.group < 1 || k.c%k.group != 0 || k.m%k.group != 0 || ws[1] != k.c/k.group {
+		return nil, nil, fmt.Errorf("group %d does not fit input %v and weights %v", group, xs, ws)
+	}
+	if len(in) > 2 && in[2] != nil && shapeLen(in[2].shape) != k.m {
+		return nil, nil, fmt.Errorf("bias shape %v, want [%d]", in[2].shape, k.m)
+	}
+	kernelShape, err := attrInts(n, "kernel_shape", ws[2:])
+	if err != nil {
+		return nil, nil, err
+	}
+	if !sameShape(kernelShape, ws[2:]) {
+		return nil, nil, fmt.Errorf("kernel_shape %v does not match weights %v", kernelShape, ws)
+	}
+	g, err := resolveGeometry(n, xs[2:], kernelShape, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(xs) == 4 {
+		k.h, k.w, k.oh, k.ow = xs[2], xs[3], g.out[0], g.out[1]
+		k.kh, k.kw, k.sh, k.sw = ws[2], ws[3], g.strides[0], g.strides[1]
+		k.dh, k.dw, k.pt, k.pl = g.dilations[0], g.dilations[1], g.padBegin[0], g.padBegin[1]
+	} else {
+		k.h, k.w, k.oh, k.ow = 1, xs[2], 1, g.out[0]
+		k.kh, k.kw, k.sh, k.sw = 1, ws[2], 1, g.strides[0]
+		k.dh, k.dw, k.pt, k.pl = 1, g.dilations[0], 0, g.padBegin[0]
+	}
+	if lo, ok := n.Attrs[attrActMin].(float32); ok {
+		k.act, k.lo, k.hi = true, lo, n.Attrs[attrActMax].(float32)
+	}
+	switch {
+	case k.group == k.c && k.m == k.c:
+		k.mode = convDepthwise
+	case k.group == 1 && k.kh == 1 && k.kw == 1 && k.sh == 1 && k.sw == 1 && k.pt == 0 && k.pl == 0 &&
+		k.oh == k.h && k.ow == k.w:
+		k.mode = convPointwise
+	default:
+		k.mode = convIm2col
+		cg := k.c / k.group
+		size := cg * k.kh * k.kw * k.oh * k.ow
+		if size > 1<<28 {
+			return nil, nil, fmt.Errorf("im2col buffer of %d floats is too large", size)
+		}
+		k.col = make([]float32, size)
+	}
+	out := []int{k.batch, k.m}
+	out = append(out, g.out...)
+	return k, []info{{shape: out}}, nil
+}
+
+func (k *convKernel) run(in, out []*value) error {
+	x, wt, y := in[0].f, in[1].f, out[0].f
+	var bias []float32
+	if len(in) > 2 && in[2] != nil {
+		bias = in[2].f
+	}
+	inSz, outSz := k.c*k.h*k.w, k.m*k.oh*k.ow
+	plane := k.oh * k.ow
+	for b := 0; b < k.batch; b++ {
+		xb, yb := x[b*inSz:(b+1)*inSz], y[b*outSz:(b+1)*outSz]
+		for oc := 0; oc < k.m; oc++ {
+			v := float32(0)
+			if bias != nil {
+				v = bias[oc]
+			}
+			row := yb[oc*plane : (oc+1)*plane]
+			for i := range row {
+				row[i] = v
+			}
+		}
+		switch k.mode {
+		case convPointwise:
+			gemm(k.m, plane, k.c, wt, k.c, xb, plane, yb, plane)
+		case convDepthwise:
+			depthwiseImpl(k, xb, wt, yb)
+		default:
+			cg, mg := k.c/k.group, k.m/k.group
+			kk := cg * k.kh * k.kw
+			for grp := 0; grp < k.group; grp++ {
+				k.im2col(xb[grp*cg*k.h*k.w:], cg)
+				gemm(mg, plane, kk, wt[grp*mg*kk:], kk, k.col, plane, yb[grp*mg*plane:], plane)
+			}
+		}
+		if k.act {
+			clamp(yb, yb, k.lo, k.hi)
+		}
+	}
+	return nil
+}
+
+// im2col lays the receptive fields of cg input channels out as rows of k.col.
+func (k *convKernel) im2col(x []float32, cg int) {
+	plane := k.oh * k.ow
+	r := 0
+	for ci := 0; ci < cg; ci++ {
+		xc := x[ci*k.h*k.w : (ci+1)*k.h*k.w]
+		for i := 0; i < k.kh; i++ {
+			for j := 0; j < k.kw; j++ {
+				dst := k.col[r*plane : (r+1)*plane]
+				r++
+				for oy := 0; oy < k.oh; oy++ {
+					iy := oy*k.sh - k.pt + i*k.dh
+					drow := dst[oy*k.ow : (oy+1)*k.ow]
+					if iy < 0 || iy >= k.h {
+						for ox := range drow {
+							drow[ox] = 0
+						}
+						continue
+					}
+					srow := xc[iy*k.w : (iy+1)*k.w]
+					for ox := range drow {
+						ix := ox*k.sw - k.pl + j*k.dw
+						if ix < 0 || ix >= k.w {
+							drow[ox] = 0
+						} else {
+							drow[ox] = srow[ix]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// validRange returns the output positions [o0, o1) whose input coordinate o*s - p + t lies in
+// [0, n).
+func validRange(n, outN, s, p, t int) (int, int) {
+	// o*s >= p - t  and  o*s <= n - 1 + p - t
+	lo := p - t
+	o0 := 0
+	if lo > 0 {
+		o0 = (lo + s - 1) / s
+	}
+	hi := n - 1 + p - t
+	if hi < 0 {
+		return 0, 0
+	}
+	o1 := hi/s + 1
+	if o1 > outN {
+		o1 = outN
+	}
+	if o0 > o1 {
+		o0 = o1
+	}
+	return o0, o1
+}
+
+// depthwiseGo convolves each channel with its own kernel, one kernel tap at a time over the
+// whole output plane; each output accumulates its taps in row-major tap order.
+func depthwiseGo(k *convKernel, x, wt, y []float32) {
+	plane, inPlane, taps := k.oh*k.ow, k.h*k.w, k.kh*k.kw
+	for ch := 0; ch < k.c; ch++ {
+		xc := x[ch*inPlane : (ch+1)*inPlane]
+		yc := y[ch*plane : (ch+1)*plane]
+		w := wt[ch*taps : (ch+1)*taps]
+		for i := 0; i < k.kh; i++ {
+			oy0, oy1 := validRange(k.h, k.oh, k.sh, k.pt, i*k.dh)
+			for j := 0; j < k.kw; j++ {
+				wv := w[i*k.kw+j]
+				ox0, ox1 := validRange(k.w, k.ow, k.sw, k.pl, j*k.dw)
+				if ox0 >= ox1 {
+					continue
+				}
+				for oy := oy0; oy < oy1; oy++ {
+					iy := oy*k.sh - k.pt + i*k.dh
+					ix0 := ox0*k.sw - k.pl + j*k.dw
+					out := yc[oy*k.ow+ox0 : oy*k.ow+ox1]
+					if k.sw == 1 {
+						src := xc[iy*k.w+ix0 : iy*k.w+ix0+len(out)]
+						for o := range out {
+							out[o] += float32(wv * src[o])
+						}
+					} else {
+						src := xc[iy*k.w:]
+						for o := range out {
+							out[o] += float32(wv * src[ix0+o*k.sw])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+

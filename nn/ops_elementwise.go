@@ -1,0 +1,359 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/wasmwhisk/wasmwhisk/nn/onnx"
+)
+
+var builders map[string]builder
+
+func init() {
+	builders = map[string]builder{
+		"Relu":               buildRelu,
+		"Clip":               buildClip,
+		"Add":                buildBinary,
+		"Mul":                buildBinary,
+		"Softmax":            buildSoftmax,
+		"Identity":           buildIdentity,
+		"Constant":           buildConstant,
+		"Flatten":            buildFlatten,
+		"Reshape":            buildReshape,
+		"Shape":              buildShape,
+		"Gather":             buildGather,
+		"Unsqueeze":          buildUnsqueeze,
+		"Concat":             buildConcat,
+		"Transpose":          buildTranspose,
+		"Gemm":               buildGemm,
+		"MatMul":             buildMatMul,
+		"GlobalAveragePool":  buildGlobalAveragePool,
+		"AveragePool":        buildPool,
+		"MaxPool":            buildPool,
+		"BatchNormalization": buildBatchNorm,
+		"Conv":               buildConv,
+	}
+}
+
+// clampKernel is Relu and Clip.
+type clampKernel struct{ lo, hi float32 }
+
+func (k clampKernel) inPlace() bool { return true }
+
+func (k clampKernel) run(in, out []*value) error {
+	clamp(out[0].f, in[0].f, k.lo, k.hi)
+	return nil
+}
+
+// clamp writes min(max(x, lo), hi); NaN stays NaN as in ONNX.
+func clamp(dst, src []float32, lo, hi float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		if x < lo {
+			x = lo
+		}
+		if x > hi {
+			x = hi
+		}
+		dst[i] = x
+	}
+}
+
+func buildRelu(n *onnx.Node, in []*info) (kernel, []info, error) {
+	if err := needInputs(in, 1, 1); err != nil {
+		return nil, nil, err
+	}
+	if err := needFloat(in, 0); err != nil {
+		return nil, nil, err
+	}
+	if err := checkAttrs(n); err != nil {
+		return nil, nil, err
+	}
+	return clampKernel{0, float32(math.Inf(1))}, []info{{shape: in[0].shape}}, nil
+}
+
+func buildClip(n *onnx.Node, in []*info) (kernel, []info, error) {
+	if err := needInputs(in, 1, 3); err != nil {
+		return nil, nil, err
+	}
+	if err := needFloat(in, 0, 1, 2); err != nil {
+		return nil, nil, err
+	}
+	if err := checkAttrs(n, "min", "max"); err != nil {
+		return nil, nil, err
+	}
+	lo, err := attrFloat(n, "min", float32(math.Inf(-1)))
+	if err != nil {
+		return nil, nil, err
+	}
+	hi, err := attrFloat(n, "max", float32(math.Inf(1)))
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, dst := range []*float32{&lo, &hi} {
+		if len(in) <= i+1 || in[i+1] == nil {
+			continue
+		}
+		b := in[i+1]
+		if b.c == nil {
+			return nil, nil, fmt.Errorf("Clip bound %d must be a constant", i+1)
+		}
+		if len(b.c.f) != 1 {
+			return nil, nil, fmt.Errorf("Clip bound %d must be a scalar, has shape %v", i+1, b.shape)
+		}
+		*dst = b.c.f[0]
+	}
+	return clampKernel{lo, hi}, []info{{shape: in[0].shape}}, nil
+}
+
+func buildIdentity(n *onnx.Node, in []*info) (kernel, []info, error) {
+	if err := needInputs(in, 1, 1); err != nil {
+		return nil, nil, err
+	}
+	return copyKernel{}, []info{{shape: in[0].shape, isInt: in[0].isInt}}, nil
+}
+
+// copyKernel copies its input unchanged (Identity, Reshape, Flatten, Unsqueeze).
+type copyKernel struct{}
+
+func (copyKernel) run(in, out []*value) error {
+	copy(out[0].f, in[0].f)
+	copy(out[0].i, in[0].i)
+	return nil
+}
+
+func buildConstant(n *onnx.Node, in []*info) (kernel, []info, error) {
+	if err := checkAttrs(n, "value"); err != nil {
+		return nil, nil, err
+	}
+	// onnx-go gives an input-less node a placeholder input; ignore it.
+	t, ok := n.Attrs["value"].(*onnx.Tensor)
+	if !ok {
+		return nil, nil, fmt.Errorf("Constant needs a tensor value attribute")
+	}
+	v := &value{shape: t.Shape, f: t.Float, i: t.Int, isInt: t.Float == nil}
+	return nil, []info{{shape: t.Shape, isInt: v.isInt, c: v}}, nil
+}
+
+// binaryKernel is Add and Mul with numpy broadcasting.
+type binaryKernel struct {
+	mul   bool
+	shape []int
+	// idxA and idxB map each output element to its input elements when broadcasting.
+	idxA, idxB []int32
+	same       bool
+}
+
+func broadcastShape(a, b []int) ([]int, error) {
+	r := len(a)
+	if len(b) > r {
+		r = len(b)
+	}
+	out := make([]int, r)
+	for i := 0; i < r; i++ {
+		da, db := 1, 1
+		if j := len(a) - r + i; j >= 0 {
+			da = a[j]
+		}
+		if j := len(b) - r + i; j >= 0 {
+			db = b[j]
+		}
+		switch {
+		case da == db || db == 1:
+			out[i] = da
+		case da == 1:
+			out[i] = db
+		default:
+			return nil, fmt.Errorf("shapes %v and %v do not broadcast", a, b)
+		}
+	}
+	return out, nil
+}
+
+// broadcastIndex returns, for every element of out, the index of the element of in feeding it.
+func broadcastIndex(in, out []int) []int32 {
+	st := strides(in)
+	// Stride of each output axis in the input (0 where broadcast).
+	ost := make([]int, len(out))
+	for i := range out {
+		j := len(in) - len(out) + i
+		if j >= 0 && in[j] != 1 {
+			ost[i] = st[j]
+		}
+	}
+	n := shapeLen(out)
+	idx := make([]int32, n)
+	ctr := make([]int, len(out))
+	pos := 0
+	for e := 0; e < n; e++ {
+		idx[e] = int32(pos)
+		for ax := len(out) - 1; ax >= 0; ax-- {
+			ctr[ax]++
+			pos += ost[ax]
+			if ctr[ax] < out[ax] {
+				break
+			}
+			pos -= ost[ax] * ctr[ax]
+			ctr[ax] = 0
+		}
+	}
+	return idx
+}
+
+func buildBinary(n *onnx.Node, in []*info) (kernel, []info, error) {
+	if err := needInputs(in, 2, 2); err != nil {
+		return nil, nil, err
+	}
+	if err := needFloat(in, 0, 1); err != nil {
+		return nil, nil, err
+	}
+	if err := checkAttrs(n); err != nil {
+		return nil, nil, err
+	}
+	shape, err := broadcastShape(in[0].shape, in[1].shape)
+	if err != nil {
+		return nil, nil, err
+	}
+	if shapeLen(shape) > 1<<30 {
+		return nil, nil, fmt.Errorf("output shape %v is too large", shape)
+	}
+	k := &binaryKernel{mul: n.OpType == "Mul", shape: shape}
+	if sameShape(in[0].shape, shape) && sameShape(in[1].shape, shape) {
+		k.same = true
+	} else {
+		k.idxA = broadcastIndex(in[0].shape, shape)
+		k.idxB = broadcastIndex(in[1].shape, shape)
+	}
+	return k, []info{{shape: shape}}, nil
+}
+
+func (k *binaryKernel) run(in, out []*value) error {
+	a, b, o := in[0].f, in[1].f, out[0].f
+	if k.same {
+		b = b[:len(a)]
+		o = o[:len(a)]
+		if k.mul {
+			for i := range a {
+				o[i] = a[i] * b[i]
+			}
+		} else {
+			for i := range a {
+				o[i] = a[i] + b[i]
+			}
+		}
+		return nil
+	}
+	ia, ib := k.idxA, k.idxB[:len(k.idxA)]
+	o = o[:len(ia)]
+	if k.mul {
+		for i := range ia {
+			o[i] = a[ia[i]] * b[ib[i]]
+		}
+	} else {
+		for i := range ia {
+			o[i] = a[ia[i]] + b[ib[i]]
+		}
+	}
+	return nil
+}
+
+// softmaxKernel normalises over blocks of n consecutive... or over one axis with inner stride.
+type softmaxKernel struct {
+	outer, axis, inner int
+}
+
+func buildSoftmax(n *onnx.Node, in []*info) (kernel, []info, error) {
+	if err := needInputs(in, 1, 1); err != nil {
+		return nil, nil, err
+	}
+	if err := needFloat(in, 0); err != nil {
+		return nil, nil, err
+	}
+	if err := checkAttrs(n, "axis"); err != nil {
+		return nil, nil, err
+	}
+	shape := in[0].shape
+	def := int64(-1)
+	if opset(n) < 13 {
+		def = 1
+	}
+	ax, err := attrInt(n, "axis", def)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(shape) == 0 {
+		return nil, nil, fmt.Errorf("Softmax of a scalar")
+	}
+	a, err := normAxis(ax, len(shape))
+	if err != nil {
+		return nil, nil, err
+	}
+	k := &softmaxKernel{outer: shapeLen(shape[:a]), axis: shape[a], inner: shapeLen(shape[a+1:])}
+	if opset(n) < 13 {
+		// Before opset 13 the input is coerced to 2-D at axis: one softmax over all trailing axes.
+		k.axis, k.inner = shapeLen(shape[a:]), 1
+	}
+	return k, []info{{shape: shape}}, nil
+}
+
+func (k *softmaxKernel) run(in, out []*value) error {
+	x, y := in[0].f, out[0].f
+	for o := 0; o < k.outer; o++ {
+		for i := 0; i < k.inner; i++ {
+			base := o*k.axis*k.inner + i
+			mx := float32(math.Inf(-1))
+			for j := 0; j < k.axis; j++ {
+				if v := x[base+j*k.inner]; v > mx {
+					mx = v
+				}
+			}
+			var sum float64
+			for j := 0; j < k.axis; j++ {
+				e := float32(exp(float64(x[base+j*k.inner] - mx)))
+				y[base+j*k.inner] = e
+				sum += float64(e)
+			}
+			for j := 0; j < k.axis; j++ {
+				y[base+j*k.inner] = float32(float64(y[base+j*k.inner]) / sum)
+			}
+		}
+	}
+	return nil
+}
+
+// exp is e**x in pure Go arithmetic, so that native and wasm builds round identically (the
+// standard library uses assembly on amd64). Relative error is below 1e-15 on the range used here.
+func exp(x float64) float64 {
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 1):
+		return x
+	case math.IsInf(x, -1) || x < -745:
+		return 0
+	case x > 709:
+		return math.Inf(1)
+	}
+	const ln2 = 0.6931471805599453094172321214581765680755
+	k := math.Floor(x/ln2 + 0.5)
+	// Two-part ln2 keeps r exact enough: hi has few bits so k*hi is exact.
+	const ln2hi = 6.93147180369123816490e-01
+	const ln2lo = 1.90821492927058770002e-10
+	r := float64(x-float64(k*ln2hi)) - float64(k*ln2lo)
+	// Taylor series of e**r for |r| <= ln2/2, to degree 14 (Horner).
+	p := 1.0 / 87178291200
+	for i := 13; i >= 1; i-- {
+		p = float64(p*r) + 1/factorial(i)
+	}
+	p = float64(p*r) + 1
+	return math.Ldexp(p, int(k))
+}
+
+var factorials = func() [15]float64 {
+	var f [15]float64
+	f[0] = 1
+	for i := 1; i < 15; i++ {
+		f[i] = f[i-1] * float64(i)
+	}
+	return f
+}()
+
+func factorial(i int) float64 { return factorials[i] }
