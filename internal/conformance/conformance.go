@@ -93,6 +93,9 @@ func NewClient(t *testing.T, c *Container) *Client {
 	return &Client{t: t, c: c, hc: &http.Client{Timeout: 30 * time.Second}, url: strings.TrimSuffix(c.URL, "/")}
 }
 
+// URL is the container's base address.
+func (cl *Client) URL() string { return cl.url }
+
 // Post sends a raw body to path, retrying while the connection is refused (as the invoker does
 // for /init), for at most 10 s.
 func (cl *Client) Post(path string, body []byte) Response {
