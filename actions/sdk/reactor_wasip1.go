@@ -2,11 +2,7 @@
 
 package sdk
 
-import (
-	"bytes"
-	"encoding/json"
-	"unsafe"
-)
+import "unsafe"
 
 // The reactor ABI (docs/wasm-abi.md): the host calls wasmwhisk_alloc for a buffer, writes one /run
 // line into it, and calls wasmwhisk_run on it. The exports are compiled into every wasip1 build of
@@ -22,12 +18,12 @@ var reactorIn, reactorOut []byte
 // next call of wasmwhisk_alloc or wasmwhisk_run.
 //
 //go:wasmexport wasmwhisk_alloc
-func wasmwhiskAlloc(size int32) int32 {
+func wasmwhiskAlloc(size int32) unsafe.Pointer {
 	if size < 0 {
-		return 0
+		return nil
 	}
 	reactorIn = make([]byte, size+1) // never empty, so &reactorIn[0] is a real address
-	return int32(uintptr(unsafe.Pointer(&reactorIn[0])))
+	return unsafe.Pointer(&reactorIn[0])
 }
 
 // wasmwhiskRun runs the handler on the /run line at [ptr, ptr+length) and returns the address of
@@ -35,10 +31,12 @@ func wasmwhiskAlloc(size int32) int32 {
 // until the next call of wasmwhisk_alloc or wasmwhisk_run.
 //
 //go:wasmexport wasmwhisk_run
-func wasmwhiskRun(ptr, length int32) int64 {
-	line := unsafe.Slice((*byte)(unsafe.Pointer(uintptr(ptr))), length)
-	// Copy: the handler may call back into code that reallocates reactorIn.
-	line = bytes.Clone(line)
+func wasmwhiskRun(ptr unsafe.Pointer, length int32) int64 {
+	if ptr == nil || length < 0 {
+		return 0
+	}
+	// setContextEnv copies what it keeps, so the line may stay in the host's buffer.
+	line := unsafe.Slice((*byte)(ptr), length)
 	value, err := setContextEnv(line)
 	if err != nil {
 		reactorOut = errorResult(err)
@@ -50,16 +48,4 @@ func wasmwhiskRun(ptr, length int32) int64 {
 	}
 	addr := uint64(uintptr(unsafe.Pointer(&reactorOut[0])))
 	return int64(addr<<32 | uint64(uint32(len(reactorOut))))
-}
-
-// normalizeValue validates the command ABI's stdin and turns an empty or null value into {}.
-func normalizeValue(value []byte) (json.RawMessage, bool) {
-	trimmed := bytes.TrimSpace(value)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return json.RawMessage("{}"), true
-	}
-	if !json.Valid(trimmed) {
-		return nil, false
-	}
-	return json.RawMessage(trimmed), true
 }

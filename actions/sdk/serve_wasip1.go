@@ -3,6 +3,8 @@
 package sdk
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -32,4 +34,16 @@ func Serve() {
 		fmt.Fprintln(os.Stderr, "wasmwhisk: write the result to stdout:", err)
 		os.Exit(1)
 	}
+}
+
+// normalizeValue validates the command ABI's stdin and turns an empty or null value into {}.
+func normalizeValue(value []byte) (json.RawMessage, bool) {
+	trimmed := bytes.TrimSpace(value)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return json.RawMessage("{}"), true
+	}
+	if !json.Valid(trimmed) {
+		return nil, false
+	}
+	return json.RawMessage(trimmed), true
 }

@@ -1,0 +1,599 @@
+package wasm
+
+import (
+	"context"
+	"encoding/hex"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v44"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime"
+)
+
+// Config configures one Executor. The zero value is ready to use; each zero field means the
+// default its comment names.
+type Config struct {
+	// MemoryLimit caps each instance's linear memory, in bytes. Zero means 256 MiB. A guest that
+	// grows past it sees memory.grow fail (Go guests then exit with "out of memory").
+	MemoryLimit int64
+	// MaxDuration caps every guest call (a command run, a reactor run, reactor initialization)
+	// on top of the activation's deadline. Zero means 5 minutes, OpenWhisk's largest timeout.
+	MaxDuration time.Duration
+	// FreshReactor makes a reactor module get a fresh instance (and _initialize) for every run
+	// instead of one instance reused by all runs; state then no longer persists between runs.
+	FreshReactor bool
+	// LogLimit caps the bytes of each stream (stdout, stderr) copied to an activation's log;
+	// past it a one-line truncation note is written. Zero means 1 MiB.
+	LogLimit int64
+	// MaxResultBytes caps the result line a guest may produce. Zero means 16 MiB.
+	MaxResultBytes int64
+	// MaxArchiveBytes caps the total uncompressed size of a zip archive's files. Zero means 1 GiB.
+	MaxArchiveBytes int64
+	// MaxArchiveEntries caps the number of entries of a zip archive. Zero means 10000.
+	MaxArchiveEntries int
+	// WorkDir is where the executor makes its private directory (the archive's files, the guest's
+	// stdio files). Empty means os.TempDir().
+	WorkDir string
+	// DisallowPrecompiled rejects precompiled modules at Init. Precompiled modules are native code
+	// loaded as is, so a host that runs code from mutually distrusting users in one process
+	// should set it.
+	DisallowPrecompiled bool
+	// InitStdout and InitStderr receive what a reactor writes while it initializes (Init has no
+	// activation log). Nil means the process's os.Stdout and os.Stderr.
+	InitStdout, InitStderr io.Writer
+}
+
+// ABI is the guest interface of a module (docs/wasm-abi.md).
+type ABI string
+
+// The ABIs.
+const (
+	// ABICommand: a WASI command (exports _start), run in a fresh instance per activation.
+	ABICommand ABI = "command"
+	// ABIReactor: exports wasmwhisk_alloc, wasmwhisk_run and memory (and usually _initialize);
+	// one instance serves all activations unless Config.FreshReactor is set.
+	ABIReactor ABI = "reactor"
+)
+
+// Info describes what Init loaded.
+type Info struct {
+	ABI    ABI
+	Source ModuleSource
+	// ModuleSHA256 is the hex SHA-256 of the module (of the precompiled artifact, for those).
+	ModuleSHA256 string
+	// HasFiles says whether the code was an archive whose files are preopened at /action.
+	HasFiles bool
+}
+
+// Executor runs one wasm:0.1 action. It implements runtime.Executor.
+type Executor struct {
+	eng *Engine
+	cfg Config
+
+	mu     sync.Mutex // serialises Init and Close
+	closed bool
+	dir    string // private directory, made at Init
+	act    atomic.Pointer[action]
+
+	runs sync.WaitGroup // Run calls in progress
+	seq  atomic.Uint64  // names of stdio files
+}
+
+// action is what a successful Init produced; it is immutable afterwards.
+type action struct {
+	module   *wasmtime.Module
+	info     Info
+	name     string
+	filesDir string
+	ioDir    string
+	initEnv  map[string]string
+	reactor  *reactorPool // nil for commands
+}
+
+var _ runtime.Executor = (*Executor)(nil)
+
+// Defaults of Config.
+const (
+	DefaultMemoryLimit       = 256 << 20
+	DefaultMaxDuration       = 5 * time.Minute
+	DefaultLogLimit          = 1 << 20
+	DefaultMaxResultBytes    = 16 << 20
+	DefaultMaxArchiveBytes   = 1 << 30
+	DefaultMaxArchiveEntries = 10000
+)
+
+// runGrace is how long a run may go on past its deadline before Run stops waiting for it: enough
+// for an interrupted guest to unwind, and a bound for a guest blocked inside a host call (such as
+// a long WASI sleep), which epoch interruption cannot stop.
+const runGrace = 250 * time.Millisecond
+
+// NewExecutor makes an executor that compiles and runs its action with this engine.
+func (e *Engine) NewExecutor(cfg Config) *Executor {
+	if cfg.MemoryLimit <= 0 {
+		cfg.MemoryLimit = DefaultMemoryLimit
+	}
+	if cfg.MaxDuration <= 0 {
+		cfg.MaxDuration = DefaultMaxDuration
+	}
+	if cfg.LogLimit <= 0 {
+		cfg.LogLimit = DefaultLogLimit
+	}
+	if cfg.MaxResultBytes <= 0 {
+		cfg.MaxResultBytes = DefaultMaxResultBytes
+	}
+	if cfg.MaxArchiveBytes <= 0 {
+		cfg.MaxArchiveBytes = DefaultMaxArchiveBytes
+	}
+	if cfg.MaxArchiveEntries <= 0 {
+		cfg.MaxArchiveEntries = DefaultMaxArchiveEntries
+	}
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = os.TempDir()
+	}
+	if cfg.InitStdout == nil {
+		cfg.InitStdout = os.Stdout
+	}
+	if cfg.InitStderr == nil {
+		cfg.InitStderr = os.Stderr
+	}
+	return &Executor{eng: e, cfg: cfg}
+}
+
+// Info describes the loaded action; ok is false before a successful Init.
+func (x *Executor) Info() (Info, bool) {
+	a := x.act.Load()
+	if a == nil {
+		return Info{}, false
+	}
+	return a.info, true
+}
+
+// Init loads the action: it decodes the code (module, zip or precompiled module), compiles it or
+// loads it from the cache, checks its imports and ABI, and for a reactor instantiates it and runs
+// _initialize. Errors for bad code are *runtime.Error with status 502.
+func (x *Executor) Init(ctx context.Context, req runtime.InitRequest) error {
+	if len(req.Code) == 0 {
+		return runtime.ErrNoCode
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return errClosed
+	}
+	if x.act.Load() != nil {
+		return errors.New("wasm: init: the action is already initialized")
+	}
+	if x.dir == "" {
+		dir, err := os.MkdirTemp(x.cfg.WorkDir, "wasmwhisk-action-")
+		if err != nil {
+			return fmt.Errorf("wasm: init: %w", err)
+		}
+		x.dir = dir
+	}
+	// A fresh directory per attempt, so that a failed Init leaves nothing behind for the next.
+	attempt, err := os.MkdirTemp(x.dir, "init-")
+	if err != nil {
+		return fmt.Errorf("wasm: init: %w", err)
+	}
+	a, err := x.load(ctx, req, attempt)
+	if err != nil {
+		os.RemoveAll(attempt)
+		return err
+	}
+	x.act.Store(a)
+	return nil
+}
+
+func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string) (*action, error) {
+	art, err := decodeCode(req.Code, dir+"/action", zipLimits{maxBytes: x.cfg.MaxArchiveBytes, maxEntries: x.cfg.MaxArchiveEntries}, !x.cfg.DisallowPrecompiled)
+	if err != nil {
+		return nil, err
+	}
+	a := &action{
+		name:     req.Name,
+		filesDir: art.filesDir,
+		ioDir:    dir,
+		initEnv:  req.Env,
+	}
+	sum := sha256.Sum256(art.module)
+	a.info = Info{ModuleSHA256: hex.EncodeToString(sum[:]), HasFiles: art.filesDir != ""}
+	if art.precompiled {
+		a.module, err = x.eng.loadPrecompiled(art.module)
+		a.info.Source = SourcePrecompiled
+	} else {
+		a.module, a.info.Source, err = x.eng.loadModule(art.module)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			a.module.Close()
+		}
+	}()
+	if err := x.checkImports(a.module); err != nil {
+		return nil, err
+	}
+	if a.info.ABI, err = detectABI(a.module); err != nil {
+		return nil, err
+	}
+	if a.info.ABI == ABIReactor {
+		a.reactor = newReactorPool()
+		if !x.cfg.FreshReactor {
+			deadline := time.Now().Add(x.cfg.MaxDuration)
+			if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+				deadline = d
+			}
+			inst, err := x.newReactor(a, reactorEnv(req.Env), deadline)
+			if inst != nil {
+				if cerr := inst.copyLogs(x, x.cfg.InitStdout, x.cfg.InitStderr); cerr != nil && err == nil {
+					err = fmt.Errorf("wasm: init: copy logs: %w", cerr)
+				}
+			}
+			if err != nil {
+				if inst != nil {
+					inst.close()
+				}
+				return nil, err
+			}
+			a.reactor.put(inst)
+		}
+	}
+	ok = true
+	return a, nil
+}
+
+// reactorEnv is the environment a reactor instance starts with: the init environment plus the
+// platform's __OW_API_HOST, which no /run line carries.
+func reactorEnv(env map[string]string) map[string]string {
+	out := make(map[string]string, len(env)+1)
+	for k, v := range env {
+		out[k] = v
+	}
+	if _, ok := out["__OW_API_HOST"]; !ok {
+		if v, ok := os.LookupEnv("__OW_API_HOST"); ok {
+			out["__OW_API_HOST"] = v
+		}
+	}
+	return out
+}
+
+// checkImports rejects modules that import anything but WASI preview 1.
+func (x *Executor) checkImports(m *wasmtime.Module) error {
+	store := wasmtime.NewStore(x.eng.engine)
+	defer store.Close()
+	for _, imp := range m.Imports() {
+		name := ""
+		if n := imp.Name(); n != nil {
+			name = *n
+		}
+		if x.eng.linker.Get(store, imp.Module(), name) == nil {
+			return badCode("the module imports %s.%s, which the wasm:0.1 runtime does not provide (it provides WASI preview 1, module wasi_snapshot_preview1)", imp.Module(), name)
+		}
+	}
+	return nil
+}
+
+// Exports of the ABIs.
+const (
+	exportStart      = "_start"
+	exportInitialize = "_initialize"
+	exportAlloc      = "wasmwhisk_alloc"
+	exportRun        = "wasmwhisk_run"
+	exportMemory     = "memory"
+)
+
+// detectABI decides the module's ABI from its exports: _start makes a command (even when the
+// reactor exports are there too, as in Go command builds using the SDK); otherwise the reactor
+// exports must all be present with their exact types.
+func detectABI(m *wasmtime.Module) (ABI, error) {
+	exports := map[string]*wasmtime.ExternType{}
+	for _, e := range m.Exports() {
+		exports[e.Name()] = e.Type()
+	}
+	fn := func(name string, params, results []wasmtime.ValKind) string {
+		t, ok := exports[name]
+		if !ok {
+			return name + " is missing"
+		}
+		ft := t.FuncType()
+		if ft == nil || !kinds(ft.Params(), params) || !kinds(ft.Results(), results) {
+			return fmt.Sprintf("%s must be a function %s -> %s", name, kindList(params), kindList(results))
+		}
+		return ""
+	}
+	if _, ok := exports[exportStart]; ok {
+		if msg := fn(exportStart, nil, nil); msg != "" {
+			return "", badCode("the module's %s", msg)
+		}
+		return ABICommand, nil
+	}
+	var problems []string
+	i32, i64 := wasmtime.KindI32, wasmtime.KindI64
+	for _, msg := range []string{
+		fn(exportAlloc, []wasmtime.ValKind{i32}, []wasmtime.ValKind{i32}),
+		fn(exportRun, []wasmtime.ValKind{i32, i32}, []wasmtime.ValKind{i64}),
+	} {
+		if msg != "" {
+			problems = append(problems, msg)
+		}
+	}
+	if t, ok := exports[exportMemory]; !ok || t.MemoryType() == nil {
+		problems = append(problems, "memory (the exported linear memory) is missing")
+	}
+	if _, ok := exports[exportInitialize]; ok {
+		if msg := fn(exportInitialize, nil, nil); msg != "" {
+			problems = append(problems, msg)
+		}
+	}
+	if len(problems) == 0 {
+		return ABIReactor, nil
+	}
+	if _, ok := exports[exportInitialize]; !ok && len(problems) == 3 {
+		return "", badCode("the module exports neither %s (command ABI) nor %s, %s and %s (reactor ABI); see docs/wasm-abi.md", exportStart, exportAlloc, exportRun, exportMemory)
+	}
+	return "", badCode("the module is not a valid wasm:0.1 reactor: %s; see docs/wasm-abi.md", joinProblems(problems))
+}
+
+func joinProblems(p []string) string {
+	out := ""
+	for i, s := range p {
+		if i > 0 {
+			out += "; "
+		}
+		out += s
+	}
+	return out
+}
+
+func kinds(got []*wasmtime.ValType, want []wasmtime.ValKind) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i].Kind() != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func kindList(k []wasmtime.ValKind) string {
+	s := "("
+	for i, v := range k {
+		if i > 0 {
+			s += ", "
+		}
+		s += v.String()
+	}
+	return s + ")"
+}
+
+// Run runs one activation. Logs go to req.Stdout and req.Stderr before Run returns.
+func (x *Executor) Run(ctx context.Context, req runtime.RunRequest) (json.RawMessage, error) {
+	a := x.act.Load()
+	if a == nil {
+		return nil, runtime.Errorf(http.StatusInternalServerError, "the action is not initialized", nil)
+	}
+	x.runs.Add(1)
+	defer x.runs.Done()
+	deadline := x.deadline(ctx, req.Context)
+	if a.info.ABI == ABICommand {
+		return x.guard(ctx, deadline, func(claim func() bool) (json.RawMessage, error) {
+			return x.runCommand(a, req, deadline, claim)
+		}, nil)
+	}
+	return x.runReactor(ctx, a, req, deadline)
+}
+
+// deadline is when this activation must end: the earliest of the activation's deadline, the
+// context's and now + MaxDuration. An activation deadline that has already passed is ignored:
+// the platform computes it just before /run, so a past one is not a real deadline (OpenWhisk's
+// conformance tests send "123").
+func (x *Executor) deadline(ctx context.Context, actCtx map[string]string) time.Time {
+	now := time.Now()
+	d := now.Add(x.cfg.MaxDuration)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		d = cd
+	}
+	if s, ok := actCtx["deadline"]; ok {
+		if ms, err := strconv.ParseFloat(s, 64); err == nil {
+			ad := time.UnixMilli(int64(ms))
+			if ad.After(now) && ad.Before(d) {
+				d = ad
+			}
+		}
+	}
+	return d
+}
+
+// Run states shared by a run's worker goroutine and the Run call waiting for it.
+const (
+	runPending   = 0
+	runClaimed   = 1 // the worker finished and will deliver its outcome
+	runAbandoned = 2 // Run gave up waiting; the worker must not touch the request's writers
+)
+
+type outcome struct {
+	result json.RawMessage
+	err    error
+}
+
+// guard runs work on its own goroutine and waits for it until the deadline (plus runGrace) or the
+// context ends. work calls claim once the guest is done: true means Run still waits and work may
+// write logs and deliver; false means Run has returned and work must only clean up. onAbandon runs
+// when Run gives up.
+func (x *Executor) guard(ctx context.Context, deadline time.Time, work func(claim func() bool) (json.RawMessage, error), onAbandon func()) (json.RawMessage, error) {
+	var state atomic.Int32
+	claim := func() bool { return state.CompareAndSwap(runPending, runClaimed) }
+	done := make(chan outcome, 1)
+	go func() {
+		r, err := work(claim)
+		done <- outcome{r, err}
+	}()
+	timer := time.NewTimer(time.Until(deadline) + runGrace)
+	defer timer.Stop()
+	var giveUp error
+	select {
+	case o := <-done:
+		return o.result, o.err
+	case <-timer.C:
+		giveUp = &runtime.TimeoutError{Err: errors.New("the action did not stop at its deadline (it may be blocked in a host call)")}
+	case <-ctx.Done():
+		giveUp = fmt.Errorf("wasm: run: %w", ctx.Err())
+	}
+	if !state.CompareAndSwap(runPending, runAbandoned) {
+		o := <-done // the worker claimed first and is delivering
+		return o.result, o.err
+	}
+	if onAbandon != nil {
+		onAbandon()
+	}
+	return nil, giveUp
+}
+
+// Close releases the action: it waits for runs in progress, drops the reactor instance and the
+// compiled module, and removes the executor's files. Guests abandoned at their deadline while
+// blocked in a host call finish on their own and release what they hold.
+func (x *Executor) Close() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return nil
+	}
+	x.closed = true
+	x.runs.Wait()
+	if a := x.act.Swap(nil); a != nil {
+		if a.reactor != nil {
+			a.reactor.close()
+		}
+		a.module.Close()
+	}
+	if x.dir != "" {
+		if err := os.RemoveAll(x.dir); err != nil {
+			return fmt.Errorf("wasm: close: %w", err)
+		}
+	}
+	return nil
+}
+
+// wasiConfig builds the WASI context of an instance: argv, env, stdio files and the archive's
+// files preopened read-only at /action. Nothing else of the host is visible.
+func wasiConfig(a *action, runName string, env map[string]string, stdin, stdout, stderr string) (*wasmtime.WasiConfig, error) {
+	w := wasmtime.NewWasiConfig()
+	name := a.name
+	if name == "" {
+		name = runName
+	}
+	if name == "" {
+		name = "action"
+	}
+	w.SetArgv([]string{name})
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	values := make([]string, len(keys))
+	for i, k := range keys {
+		values[i] = env[k]
+	}
+	w.SetEnv(keys, values)
+	if stdin != "" {
+		if err := w.SetStdinFile(stdin); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("wasm: stdin: %w", err)
+		}
+	}
+	if err := w.SetStdoutFile(stdout); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("wasm: stdout: %w", err)
+	}
+	if err := w.SetStderrFile(stderr); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("wasm: stderr: %w", err)
+	}
+	if a.filesDir != "" {
+		if err := w.PreopenDir(a.filesDir, "/action", wasmtime.DIR_READ, wasmtime.FILE_READ); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("wasm: preopen /action: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// newStore makes a store with the executor's limits and the given WASI context.
+func (x *Executor) newStore(w *wasmtime.WasiConfig) *wasmtime.Store {
+	store := wasmtime.NewStore(x.eng.engine)
+	store.Limiter(x.cfg.MemoryLimit, -1, -1, -1, -1)
+	store.SetWasi(w)
+	return store
+}
+
+// guestFailure turns an error from instantiating or calling into a guest into the activation's
+// error: nil for a WASI exit with code 0, *runtime.TimeoutError for an epoch interrupt, and a 502
+// *runtime.Error naming the cause otherwise. what names the call ("the action", "the reactor's
+// _initialize").
+func (x *Executor) guestFailure(err error, what string, memBytes uint64) error {
+	if err == nil {
+		return nil
+	}
+	var trap *wasmtime.Trap
+	if errors.As(err, &trap) {
+		if code := trap.Code(); code != nil && *code == wasmtime.Interrupt {
+			return &runtime.TimeoutError{Err: fmt.Errorf("%s was interrupted at its deadline", what)}
+		}
+		return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("%s trapped: %s%s", what, firstLine(trap.Message()), x.memoryNote(memBytes)), err)
+	}
+	var werr *wasmtime.Error
+	if errors.As(err, &werr) {
+		if status, ok := werr.ExitStatus(); ok {
+			if status == 0 {
+				return nil
+			}
+			return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("%s exited with code %d%s", what, status, x.memoryNote(memBytes)), err)
+		}
+	}
+	return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("%s failed: %s", what, firstLine(err.Error())), err)
+}
+
+// memoryNote explains a failure when the guest's memory was at its limit: the likely cause.
+func (x *Executor) memoryNote(memBytes uint64) string {
+	if memBytes == 0 || float64(memBytes) < 0.9*float64(x.cfg.MemoryLimit) {
+		return ""
+	}
+	return fmt.Sprintf(" (its memory was %d MiB, at the limit of %d MiB)", memBytes>>20, x.cfg.MemoryLimit>>20)
+}
+
+func firstLine(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// memorySize is the current size of the instance's exported memory, 0 if it has none.
+func memorySize(store *wasmtime.Store, inst *wasmtime.Instance) uint64 {
+	if inst == nil {
+		return 0
+	}
+	ext := inst.GetExport(store, exportMemory)
+	if ext == nil || ext.Memory() == nil {
+		return 0
+	}
+	return uint64(ext.Memory().DataSize(store))
+}

@@ -1,0 +1,116 @@
+package wasm
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime"
+)
+
+// lastLine finds the result in a command's stdout: the last non-blank line. It returns where the
+// logs before that line end and the line itself (without surrounding whitespace).
+func lastLine(f io.ReaderAt, size, maxResult int64) (logEnd int64, result []byte, err error) {
+	const chunk = 64 << 10
+	// Skip trailing whitespace.
+	end := size
+	buf := make([]byte, chunk)
+	for end > 0 {
+		n := min(int64(chunk), end)
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil && err != io.EOF {
+			return size, nil, fmt.Errorf("wasm: read stdout: %w", err)
+		}
+		i := bytes.LastIndexFunc(buf[:n], func(r rune) bool { return !isSpace(r) })
+		if i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == 0 {
+		return 0, nil, nil
+	}
+	// Find the newline before it.
+	start := end
+	for start > 0 {
+		n := min(int64(chunk), start)
+		if _, err := f.ReadAt(buf[:n], start-n); err != nil && err != io.EOF {
+			return size, nil, fmt.Errorf("wasm: read stdout: %w", err)
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			start = start - n + int64(i) + 1
+			break
+		}
+		start -= n
+		if end-start > maxResult {
+			return size, nil, runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("the action's result (its last line of stdout) is longer than the limit of %d bytes", maxResult), nil)
+		}
+	}
+	if end-start > maxResult {
+		return size, nil, runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("the action's result (its last line of stdout) is longer than the limit of %d bytes", maxResult), nil)
+	}
+	result = make([]byte, end-start)
+	if _, err := f.ReadAt(result, start); err != nil && err != io.EOF {
+		return size, nil, fmt.Errorf("wasm: read stdout: %w", err)
+	}
+	return start, bytes.TrimSpace(result), nil
+}
+
+func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
+
+// copyLog copies bytes [off, end) of src to dst, at most limit of them, then a truncation note
+// when there were more. The copy always ends with a newline, so that whatever the caller writes
+// next (the activation sentinel) starts a line.
+func copyLog(dst io.Writer, src io.ReaderAt, off, end, limit int64, stream string) error {
+	n := end - off
+	if dst == nil || n <= 0 {
+		return nil
+	}
+	w := &lastByteWriter{w: dst}
+	if _, err := io.Copy(w, io.NewSectionReader(src, off, min(n, limit))); err != nil {
+		return err
+	}
+	if w.last != '\n' {
+		if _, err := io.WriteString(dst, "\n"); err != nil {
+			return err
+		}
+	}
+	if n > limit {
+		_, err := fmt.Fprintf(dst, "[wasmwhisk: %d more bytes of %s were dropped: the log limit is %d bytes per stream and activation]\n", n-limit, stream, limit)
+		return err
+	}
+	return nil
+}
+
+// copyLogFile copies a whole file with copyLog.
+func copyLogFile(dst io.Writer, name string, limit int64) error {
+	if dst == nil {
+		return nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return copyLog(dst, f, 0, fi.Size(), limit, "stderr")
+}
+
+// lastByteWriter remembers the last byte written through it.
+type lastByteWriter struct {
+	w    io.Writer
+	last byte
+}
+
+func (l *lastByteWriter) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if n > 0 {
+		l.last = p[n-1]
+	}
+	return n, err
+}

@@ -1,0 +1,218 @@
+package wasm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/bytecodealliance/wasmtime-go/v44"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime"
+)
+
+// Magic numbers that decide what /init code is.
+var (
+	magicWasm     = []byte("\x00asm")
+	magicELF      = []byte("\x7fELF") // wasmtime serializes compiled modules as ELF objects
+	magicZip      = []byte("PK\x03\x04")
+	magicZipEmpty = []byte("PK\x05\x06")
+)
+
+// ModuleSource says where an executor's compiled module came from.
+type ModuleSource string
+
+// The module sources.
+const (
+	// SourceCompiled: the module was compiled at Init (and stored in the cache, when on).
+	SourceCompiled ModuleSource = "compiled"
+	// SourceCache: the module's compiled code was loaded from the on-disk cache.
+	SourceCache ModuleSource = "cache"
+	// SourcePrecompiled: the code was a module precompiled by wasmwhisk-compile.
+	SourcePrecompiled ModuleSource = "precompiled"
+)
+
+// Names of the module inside a zip archive, in order of preference (after these: the only .wasm,
+// then the only .cwasm file of the archive).
+const (
+	zipModule            = "main.wasm"
+	zipPrecompiledModule = "main.cwasm"
+)
+
+// artifact is /init code decoded: the module bytes, and the directory of the archive's files.
+type artifact struct {
+	module      []byte
+	precompiled bool
+	filesDir    string // "" when the code was a bare module
+}
+
+// badCode is the 502 for /init code the runtime cannot use.
+func badCode(format string, args ...any) *runtime.Error {
+	return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf(format, args...), nil)
+}
+
+// decodeCode decides by its magic bytes what code is, and unpacks an archive into filesDir.
+func decodeCode(code []byte, filesDir string, lim zipLimits, allowPrecompiled bool) (artifact, error) {
+	switch {
+	case bytes.HasPrefix(code, magicWasm):
+		return artifact{module: code}, nil
+	case bytes.HasPrefix(code, magicELF):
+		if !allowPrecompiled {
+			return artifact{}, badCode("this runtime does not accept precompiled modules; send the .wasm module instead")
+		}
+		return artifact{module: code, precompiled: true}, nil
+	case bytes.HasPrefix(code, magicZip), bytes.HasPrefix(code, magicZipEmpty):
+		return decodeZip(code, filesDir, lim, allowPrecompiled)
+	}
+	return artifact{}, badCode("the code is not a WebAssembly module (\\0asm), a zip archive holding one, or a module precompiled by wasmwhisk-compile")
+}
+
+func decodeZip(code []byte, filesDir string, lim zipLimits, allowPrecompiled bool) (artifact, error) {
+	if err := os.MkdirAll(filesDir, 0o700); err != nil {
+		return artifact{}, fmt.Errorf("wasm: init: %w", err)
+	}
+	files, err := extractZip(code, filesDir, lim)
+	if err != nil {
+		return artifact{}, badCode("cannot unpack the zip archive: %v", err)
+	}
+	name, err := pickModule(files)
+	if err != nil {
+		return artifact{}, err
+	}
+	module, err := os.ReadFile(filepath.Join(filesDir, filepath.FromSlash(name)))
+	if err != nil {
+		return artifact{}, fmt.Errorf("wasm: init: read %s: %w", name, err)
+	}
+	a := artifact{module: module, filesDir: filesDir}
+	switch {
+	case bytes.HasPrefix(module, magicWasm):
+	case bytes.HasPrefix(module, magicELF):
+		if !allowPrecompiled {
+			return artifact{}, badCode("%s in the zip archive is a precompiled module, which this runtime does not accept", name)
+		}
+		a.precompiled = true
+	default:
+		return artifact{}, badCode("%s in the zip archive is not a WebAssembly module", name)
+	}
+	return a, nil
+}
+
+// pickModule chooses the module among an archive's files.
+func pickModule(files []string) (string, error) {
+	var wasms, cwasms []string
+	for _, f := range files {
+		switch {
+		case f == zipModule, f == zipPrecompiledModule:
+		case strings.HasSuffix(f, ".wasm"):
+			wasms = append(wasms, f)
+		case strings.HasSuffix(f, ".cwasm"):
+			cwasms = append(cwasms, f)
+		}
+	}
+	has := func(name string) bool {
+		for _, f := range files {
+			if f == name {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has(zipModule):
+		return zipModule, nil
+	case has(zipPrecompiledModule):
+		return zipPrecompiledModule, nil
+	case len(wasms) == 1:
+		return wasms[0], nil
+	case len(wasms) == 0 && len(cwasms) == 1:
+		return cwasms[0], nil
+	case len(wasms) > 1:
+		sort.Strings(wasms)
+		return "", badCode("the zip archive holds several .wasm files (%s) and no %s; name the action's module %s", strings.Join(wasms, ", "), zipModule, zipModule)
+	}
+	return "", badCode("the zip archive holds no WebAssembly module: expected %s, %s or a single .wasm file", zipModule, zipPrecompiledModule)
+}
+
+// loadModule compiles a WebAssembly module, or loads its compiled code from the cache.
+func (e *Engine) loadModule(wasm []byte) (*wasmtime.Module, ModuleSource, error) {
+	var cached string
+	if e.cacheDir != "" {
+		sum := sha256.New()
+		sum.Write(wasm)
+		sum.Write([]byte{0})
+		sum.Write([]byte(e.fingerprint))
+		cached = filepath.Join(e.cacheDir, hex.EncodeToString(sum.Sum(nil))+".cwasm")
+		if _, err := os.Stat(cached); err == nil {
+			if m, err := wasmtime.NewModuleDeserializeFile(e.engine, cached); err == nil {
+				return m, SourceCache, nil
+			}
+			// A damaged or foreign entry: compile and replace it.
+		}
+	}
+	m, err := wasmtime.NewModule(e.engine, wasm)
+	if err != nil {
+		return nil, "", badCode("the code is not a valid WebAssembly module: %v", err)
+	}
+	if cached != "" {
+		if b, err := m.Serialize(); err == nil {
+			// A cache that cannot be written only costs the next Init a compile.
+			_ = writeFileAtomic(cached, b)
+		}
+	}
+	return m, SourceCompiled, nil
+}
+
+// loadPrecompiled loads compiled code made by Precompile with the same engine settings.
+func (e *Engine) loadPrecompiled(code []byte) (*wasmtime.Module, error) {
+	m, err := wasmtime.NewModuleDeserialize(e.engine, code)
+	if err != nil {
+		return nil, badCode("the precompiled module was not made for this runtime (%s); rebuild it with this version of wasmwhisk-compile or send the .wasm module: %v", e.fingerprint, err)
+	}
+	return m, nil
+}
+
+// Precompile compiles a WebAssembly module into the engine's serialized form, which Init accepts
+// from engines with the same Fingerprint (it is what cmd/wasmwhisk-compile writes).
+func (e *Engine) Precompile(wasm []byte) ([]byte, error) {
+	if !bytes.HasPrefix(wasm, magicWasm) {
+		return nil, errors.New("wasm: precompile: the input is not a WebAssembly module (no \\0asm header)")
+	}
+	m, err := wasmtime.NewModule(e.engine, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("wasm: precompile: %w", err)
+	}
+	defer m.Close()
+	b, err := m.Serialize()
+	if err != nil {
+		return nil, fmt.Errorf("wasm: precompile: serialize: %w", err)
+	}
+	return b, nil
+}
+
+// writeFileAtomic writes b to name through a temporary file in the same directory and a rename,
+// so that concurrent readers see the old file, the new file or none, never a partial one.
+func writeFileAtomic(name string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+path.Base(filepath.ToSlash(name))+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}

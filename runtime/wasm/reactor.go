@@ -1,0 +1,277 @@
+package wasm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v44"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime"
+)
+
+// reactorPool holds the one reactor instance that serves an action's runs. The slot always holds
+// exactly one value while no run is using it: the instance, or nil when the next run must make
+// one (at first use with FreshReactor off it is made by Init; after a failure it is remade).
+// Taking the value from the slot is the lock that serialises runs on the instance.
+type reactorPool struct {
+	slot chan *reactorInstance
+}
+
+func newReactorPool() *reactorPool {
+	p := &reactorPool{slot: make(chan *reactorInstance, 1)}
+	p.slot <- nil
+	return p
+}
+
+// put installs inst in place of the empty value (used by Init).
+func (p *reactorPool) put(inst *reactorInstance) {
+	old := <-p.slot
+	if old != nil {
+		old.close()
+	}
+	p.slot <- inst
+}
+
+// close drops the instance; the pool must not be used afterwards.
+func (p *reactorPool) close() {
+	if inst := <-p.slot; inst != nil {
+		inst.close()
+	}
+}
+
+// reactorInstance is one instantiated reactor module with its store and output files.
+type reactorInstance struct {
+	store      *wasmtime.Store
+	mem        *wasmtime.Memory
+	alloc, run *wasmtime.Func
+	out, errf  *os.File // read side of the guest's stdout and stderr files
+	outOff     int64    // bytes of out already copied to a log
+	errOff     int64
+}
+
+// newReactor instantiates a reactor and calls its _initialize under the deadline. Output is left
+// in the instance's files for the caller to copy (copyLogs). On failure the instance is still
+// returned when it holds output worth copying; the caller closes it.
+func (x *Executor) newReactor(a *action, env map[string]string, deadline time.Time) (*reactorInstance, error) {
+	base := filepath.Join(a.ioDir, "reactor-"+strconv.FormatUint(x.seq.Add(1), 10))
+	outPath, errPath := base+".out", base+".err"
+	r := &reactorInstance{}
+	var err error
+	if r.out, err = createReadable(outPath); err != nil {
+		return nil, fmt.Errorf("wasm: reactor stdout: %w", err)
+	}
+	if r.errf, err = createReadable(errPath); err != nil {
+		r.out.Close()
+		return nil, fmt.Errorf("wasm: reactor stderr: %w", err)
+	}
+	// The files stay open here and in the guest; their names are not needed any more.
+	defer os.Remove(outPath)
+	defer os.Remove(errPath)
+
+	w, err := wasiConfig(a, "", env, "", outPath, errPath)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	r.store = x.newStore(w)
+	x.eng.enter()
+	defer x.eng.leave()
+	r.store.SetEpochDeadline(x.eng.deadlineTicks(time.Until(deadline)))
+	inst, err := x.eng.linker.Instantiate(r.store, a.module)
+	if err != nil {
+		return r, x.guestFailure(err, "the reactor", 0)
+	}
+	r.alloc = inst.GetFunc(r.store, exportAlloc)
+	r.run = inst.GetFunc(r.store, exportRun)
+	if ext := inst.GetExport(r.store, exportMemory); ext != nil {
+		r.mem = ext.Memory()
+	}
+	if r.alloc == nil || r.run == nil || r.mem == nil {
+		return r, runtime.Errorf(http.StatusBadGateway, "the reactor lacks its exports", nil)
+	}
+	if init := inst.GetFunc(r.store, exportInitialize); init != nil {
+		if _, err := init.Call(r.store); err != nil {
+			ferr := x.guestFailure(err, "the reactor's _initialize", uint64(r.mem.DataSize(r.store)))
+			if ferr == nil {
+				ferr = runtime.Errorf(http.StatusBadGateway, "the reactor's _initialize exited (code 0): a reactor must return from _initialize", err)
+			}
+			return r, ferr
+		}
+	}
+	return r, nil
+}
+
+// createReadable creates an empty file (for the guest to write) and opens it for reading.
+func createReadable(name string) (*os.File, error) {
+	if err := os.WriteFile(name, nil, 0o600); err != nil {
+		return nil, err
+	}
+	return os.Open(name)
+}
+
+// call runs one activation on the instance. poisoned reports that the instance must not serve
+// another run (it trapped, exited or was interrupted).
+func (r *reactorInstance) call(x *Executor, line []byte, deadline time.Time) (result json.RawMessage, err error, poisoned bool) {
+	if int64(len(line)) > math.MaxInt32 {
+		return nil, runtime.Errorf(http.StatusRequestEntityTooLarge, "the activation is too large for a 32-bit guest", nil), false
+	}
+	x.eng.enter()
+	defer x.eng.leave()
+	r.store.SetEpochDeadline(x.eng.deadlineTicks(time.Until(deadline)))
+	fail := func(err error) (json.RawMessage, error, bool) {
+		ferr := x.guestFailure(err, "the action", uint64(r.mem.DataSize(r.store)))
+		if ferr == nil { // a WASI exit with code 0 in the middle of a run
+			ferr = runtime.Errorf(http.StatusBadGateway, "the action exited (code 0) instead of returning a result", err)
+		}
+		return nil, ferr, true
+	}
+	p, err := r.alloc.Call(r.store, int32(len(line)))
+	if err != nil {
+		return fail(err)
+	}
+	ptr, ok := p.(int32)
+	if !ok {
+		return nil, runtime.Errorf(http.StatusBadGateway, "wasmwhisk_alloc returned a non-i32", nil), true
+	}
+	mem := r.mem.UnsafeData(r.store)
+	if uint64(uint32(ptr))+uint64(len(line)) > uint64(len(mem)) {
+		return nil, runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("wasmwhisk_alloc(%d) returned %d, outside the guest's memory of %d bytes", len(line), uint32(ptr), len(mem)), nil), true
+	}
+	copy(mem[uint32(ptr):], line)
+	v, err := r.run.Call(r.store, ptr, int32(len(line)))
+	if err != nil {
+		return fail(err)
+	}
+	packed, ok := v.(int64)
+	if !ok {
+		return nil, runtime.Errorf(http.StatusBadGateway, "wasmwhisk_run returned a non-i64", nil), true
+	}
+	rptr, rlen := uint64(uint32(uint64(packed)>>32)), uint64(uint32(packed))
+	mem = r.mem.UnsafeData(r.store) // the run may have grown memory
+	if rptr+rlen > uint64(len(mem)) {
+		return nil, runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("wasmwhisk_run returned a result at [%d, %d), outside the guest's memory of %d bytes", rptr, rptr+rlen, len(mem)), nil), true
+	}
+	if int64(rlen) > x.cfg.MaxResultBytes {
+		return nil, runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("the action's result is longer than the limit of %d bytes", x.cfg.MaxResultBytes), nil), false
+	}
+	out := make([]byte, rlen)
+	copy(out, mem[rptr:rptr+rlen])
+	if len(out) == 0 {
+		return nil, runtime.Errorf(http.StatusBadGateway, "the action produced no result (wasmwhisk_run returned an empty buffer)", nil), false
+	}
+	return out, nil, false
+}
+
+// copyLogs copies what the instance wrote since the last copy to the writers, and frees the
+// copied part of the files.
+func (r *reactorInstance) copyLogs(x *Executor, stdout, stderr io.Writer) error {
+	for _, s := range []struct {
+		f    *os.File
+		off  *int64
+		dst  io.Writer
+		name string
+	}{{r.out, &r.outOff, stdout, "stdout"}, {r.errf, &r.errOff, stderr, "stderr"}} {
+		fi, err := s.f.Stat()
+		if err != nil {
+			return err
+		}
+		end := fi.Size()
+		if err := copyLog(s.dst, s.f, *s.off, end, x.cfg.LogLimit, s.name); err != nil {
+			return err
+		}
+		if end > *s.off {
+			*s.off = end
+			punchHole(s.f, end)
+		}
+	}
+	return nil
+}
+
+func (r *reactorInstance) close() {
+	if r.store != nil {
+		r.store.Close()
+	}
+	if r.out != nil {
+		r.out.Close()
+	}
+	if r.errf != nil {
+		r.errf.Close()
+	}
+}
+
+// runReactor runs one activation on the action's reactor instance (or on a fresh one).
+func (x *Executor) runReactor(ctx context.Context, a *action, req runtime.RunRequest, deadline time.Time) (json.RawMessage, error) {
+	if x.cfg.FreshReactor {
+		return x.guard(ctx, deadline, func(claim func() bool) (json.RawMessage, error) {
+			inst, err := x.newReactor(a, req.Env, deadline)
+			if inst != nil {
+				defer inst.close()
+			}
+			var result json.RawMessage
+			if err == nil {
+				result, err, _ = inst.call(x, req.Line, deadline)
+			}
+			if !claim() {
+				return nil, nil
+			}
+			if inst != nil {
+				if cerr := inst.copyLogs(x, req.Stdout, req.Stderr); cerr != nil && err == nil {
+					err = fmt.Errorf("wasm: run: copy logs: %w", cerr)
+				}
+			}
+			return result, err
+		}, nil)
+	}
+
+	// Wait for the instance, as long as the activation may wait.
+	wait := time.NewTimer(time.Until(deadline))
+	defer wait.Stop()
+	var inst *reactorInstance
+	select {
+	case inst = <-a.reactor.slot:
+	case <-wait.C:
+		return nil, &runtime.TimeoutError{Err: errors.New("the action's deadline passed while it waited for the reactor instance")}
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wasm: run: %w", ctx.Err())
+	}
+	return x.guard(ctx, deadline, func(claim func() bool) (json.RawMessage, error) {
+		var err error
+		if inst == nil {
+			inst, err = x.newReactor(a, req.Env, deadline)
+		}
+		var result json.RawMessage
+		poisoned := err != nil
+		if err == nil {
+			result, err, poisoned = inst.call(x, req.Line, deadline)
+		}
+		if !claim() {
+			if inst != nil {
+				inst.close() // the slot was refilled with nil when Run gave up
+			}
+			return nil, nil
+		}
+		if inst != nil {
+			if cerr := inst.copyLogs(x, req.Stdout, req.Stderr); cerr != nil && err == nil {
+				err = fmt.Errorf("wasm: run: copy logs: %w", cerr)
+				poisoned = true
+			}
+		}
+		if poisoned {
+			if inst != nil {
+				inst.close()
+			}
+			inst = nil
+		}
+		a.reactor.slot <- inst
+		return result, err
+	}, func() { a.reactor.slot <- nil })
+}
