@@ -14,7 +14,7 @@ var proxyBinary = sync.OnceValues(func() (string, error) {
 	return testbuild.Build(testbuild.Target{Pkg: "./cmd/actionproxy", CGO: true})
 })
 
-func mustProxy(t *testing.T) string {
+func mustProxy(t testing.TB) string {
 	t.Helper()
 	bin, err := proxyBinary()
 	if err != nil {
@@ -24,7 +24,7 @@ func mustProxy(t *testing.T) string {
 }
 
 // sampleCode builds a conformance sample for a target and returns it base64-encoded.
-func sampleCode(t *testing.T, target testbuild.Target) string {
+func sampleCode(t testing.TB, target testbuild.Target) string {
 	t.Helper()
 	b, err := os.ReadFile(testbuild.MustBuild(t, target))
 	if err != nil {

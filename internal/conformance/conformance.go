@@ -63,7 +63,7 @@ type Suite struct {
 
 // Client talks to one container with the harness' 30 s timeout.
 type Client struct {
-	t   *testing.T
+	t   testing.TB
 	c   *Container
 	hc  *http.Client
 	url string
@@ -89,7 +89,7 @@ func (r Response) Object() map[string]any {
 }
 
 // NewClient returns a client for c.
-func NewClient(t *testing.T, c *Container) *Client {
+func NewClient(t testing.TB, c *Container) *Client {
 	return &Client{t: t, c: c, hc: &http.Client{Timeout: 30 * time.Second}, url: strings.TrimSuffix(c.URL, "/")}
 }
 

@@ -44,7 +44,7 @@ func FreePort(t testing.TB) int {
 // StartProcess starts an actionproxy binary on a free loopback port, with args appended after
 // -listen and the container env added to a minimal environment, capturing both output streams.
 // The process is killed by t.Cleanup.
-func StartProcess(t *testing.T, binary string, args []string, env map[string]string) *Container {
+func StartProcess(t testing.TB, binary string, args []string, env map[string]string) *Container {
 	t.Helper()
 	port := FreePort(t)
 	cmd := exec.Command(binary, append([]string{"-listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...)...)
