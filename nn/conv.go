@@ -227,4 +227,3 @@ func depthwiseGo(k *convKernel, x, wt, y []float32) {
 		}
 	}
 }
-

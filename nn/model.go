@@ -55,6 +55,26 @@ type info struct {
 // on shapes.
 type builder func(n *onnx.Node, in []*info) (kernel, []info, error)
 
+// BindInputs returns a copy of g in which the named graph inputs are constants. Inputs that
+// decide shapes (a Reshape target, Unsqueeze axes) must be bound before Compile, since the
+// engine plans with static shapes.
+func BindInputs(g *onnx.Graph, values map[string]*onnx.Tensor) *onnx.Graph {
+	g2 := *g
+	g2.Initializers = make(map[string]*onnx.Tensor, len(g.Initializers)+len(values))
+	for k, v := range g.Initializers {
+		g2.Initializers[k] = v
+	}
+	g2.Inputs = nil
+	for _, in := range g.Inputs {
+		if v, ok := values[in.Name]; ok {
+			g2.Initializers[in.Name] = v
+			continue
+		}
+		g2.Inputs = append(g2.Inputs, in)
+	}
+	return &g2
+}
+
 // LoadFile reads, decodes and compiles an ONNX model.
 func LoadFile(path string) (*Model, error) {
 	data, err := os.ReadFile(path)
@@ -80,9 +100,6 @@ func Load(data []byte) (*Model, error) {
 // Compile turns a decoded graph into a runnable Model. Every graph input needs a fully known
 // shape. Unsupported operators and attributes fail here, naming the node.
 func Compile(g *onnx.Graph) (*Model, error) {
-	if g.Opset != 0 && g.Opset < 7 {
-		return nil, fmt.Errorf("opset %d is older than the supported 7..21", g.Opset)
-	}
 	nodes, inits := optimize(g)
 	m := &Model{Inputs: g.Inputs, Outputs: g.Outputs, Metadata: g.Metadata}
 	slotOf := map[string]int{}

@@ -90,20 +90,40 @@ func buildClip(n *onnx.Node, in []*info) (kernel, []info, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	runtimeBounds := false
 	for i, dst := range []*float32{&lo, &hi} {
 		if len(in) <= i+1 || in[i+1] == nil {
 			continue
 		}
 		b := in[i+1]
-		if b.c == nil {
-			return nil, nil, fmt.Errorf("Clip bound %d must be a constant", i+1)
-		}
-		if len(b.c.f) != 1 {
+		if shapeLen(b.shape) != 1 || len(b.shape) > 1 {
 			return nil, nil, fmt.Errorf("Clip bound %d must be a scalar, has shape %v", i+1, b.shape)
+		}
+		if b.c == nil {
+			runtimeBounds = true
+			continue
 		}
 		*dst = b.c.f[0]
 	}
+	if runtimeBounds {
+		return clipRuntimeKernel{lo, hi}, []info{{shape: in[0].shape}}, nil
+	}
 	return clampKernel{lo, hi}, []info{{shape: in[0].shape}}, nil
+}
+
+// clipRuntimeKernel is a Clip whose bounds are graph inputs, read at each run.
+type clipRuntimeKernel struct{ lo, hi float32 }
+
+func (k clipRuntimeKernel) run(in, out []*value) error {
+	lo, hi := k.lo, k.hi
+	if len(in) > 1 && in[1] != nil {
+		lo = in[1].f[0]
+	}
+	if len(in) > 2 && in[2] != nil {
+		hi = in[2].f[0]
+	}
+	clamp(out[0].f, in[0].f, lo, hi)
+	return nil
 }
 
 func buildIdentity(n *onnx.Node, in []*info) (kernel, []info, error) {
@@ -357,3 +377,6 @@ var factorials = func() [15]float64 {
 }()
 
 func factorial(i int) float64 { return factorials[i] }
+
+// Exp is e**x computed the same way on every architecture (see exp).
+func Exp(x float64) float64 { return exp(x) }

@@ -116,15 +116,13 @@ func (b *backend) inputsOf(out int64) []string {
 	return names
 }
 
-// convertTensor copies a gorgonia tensor from onnx-go into a Tensor.
-func convertTensor(name string, t tensor.Tensor) (*Tensor, error) {
+// convertTensor takes the data of a gorgonia tensor from onnx-go into a Tensor of the given
+// dims (from the file: gorgonia reports shape [1] as a scalar).
+func convertTensor(name string, t tensor.Tensor, dims []int) (*Tensor, error) {
 	if t == nil {
 		return nil, fmt.Errorf("tensor %q has no data", name)
 	}
-	shape := append([]int(nil), t.Shape()...)
-	if t.Shape().IsScalar() {
-		shape = []int{}
-	}
+	shape := append([]int{}, dims...)
 	out := &Tensor{Name: name, Shape: shape}
 	switch d := t.Data().(type) {
 	case []float32:

@@ -51,10 +51,11 @@ func Decode(data []byte) (g *Graph, err error) {
 		Metadata:     sc.metadata,
 	}
 	for _, v := range b.nodes {
-		if !sc.initNames[v.name] || v.tensor == nil {
+		dims, isInit := sc.initDims[v.name]
+		if !isInit || v.tensor == nil {
 			continue
 		}
-		t, err := convertTensor(v.name, v.tensor)
+		t, err := convertTensor(v.name, v.tensor, dims)
 		if err != nil {
 			return nil, fmt.Errorf("initializer: %w", err)
 		}
@@ -86,7 +87,7 @@ func Decode(data []byte) (g *Graph, err error) {
 		}
 		for k, a := range op.op.Attributes {
 			if t, ok := a.(tensor.Tensor); ok {
-				ct, err := convertTensor(k, t)
+				ct, err := convertTensor(k, t, sn.attrDims[k])
 				if err != nil {
 					return nil, fmt.Errorf("%s: attribute %s: %w", n.Describe(), k, err)
 				}
@@ -98,4 +99,25 @@ func Decode(data []byte) (g *Graph, err error) {
 		g.Nodes = append(g.Nodes, n)
 	}
 	return g, nil
+}
+
+// DecodeTensor decodes a serialized TensorProto (the .pb files of ONNX's test data).
+func DecodeTensor(data []byte) (t *Tensor, err error) {
+	name, dims, err := scanTensor(data)
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", name, err)
+	}
+	var gt tensor.Tensor
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("onnx-go: %v", p)
+			}
+		}()
+		gt, err = onnxgo.NewTensor(data)
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", name, err)
+	}
+	return convertTensor(name, gt, dims)
 }

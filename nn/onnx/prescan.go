@@ -22,12 +22,13 @@ type scan struct {
 	metadata  map[string]string
 	// inputs and outputs in file order with symbolic dimensions as -1.
 	inputs, outputs []ValueInfo
-	initNames       map[string]bool
+	initDims        map[string][]int // initializer name -> dims
 }
 
 type scannedNode struct {
 	name, opType, domain string
 	inputs, outputs      []string
+	attrDims             map[string][]int // tensor attribute name -> dims
 }
 
 var errTruncated = errors.New("truncated protobuf")
@@ -94,7 +95,7 @@ func (w *wire) field() (num int, typ int, v uint64, payload []byte, err error) {
 
 // prescanModel walks a ModelProto and validates what onnx-go would otherwise trust.
 func prescanModel(data []byte) (*scan, error) {
-	s := &scan{metadata: map[string]string{}, initNames: map[string]bool{}}
+	s := &scan{metadata: map[string]string{}, initDims: map[string][]int{}}
 	w := wire{data}
 	sawGraph := false
 	for len(w.b) > 0 {
@@ -187,11 +188,11 @@ func (s *scan) scanGraph(p []byte) error {
 			}
 			s.nodes = append(s.nodes, n)
 		case 5:
-			name, err := scanTensor(q)
+			name, dims, err := scanTensor(q)
 			if err != nil {
 				return fmt.Errorf("initializer %q: %w", name, err)
 			}
-			s.initNames[name] = true
+			s.initDims[name] = dims
 		case 15:
 			return errors.New("sparse initializers are not supported")
 		case 11, 12, 13:
@@ -210,7 +211,7 @@ func (s *scan) scanGraph(p []byte) error {
 }
 
 func scanNode(p []byte) (scannedNode, error) {
-	var n scannedNode
+	n := scannedNode{attrDims: map[string][]int{}}
 	w := wire{p}
 	for len(w.b) > 0 {
 		num, typ, _, q, err := w.field()
@@ -232,8 +233,12 @@ func scanNode(p []byte) (scannedNode, error) {
 		case 7:
 			n.domain = string(q)
 		case 5:
-			if err := scanAttribute(q); err != nil {
-				return n, fmt.Errorf("attribute: %w", err)
+			name, dims, err := scanAttribute(q)
+			if err != nil {
+				return n, fmt.Errorf("attribute %s: %w", name, err)
+			}
+			if dims != nil {
+				n.attrDims[name] = dims
 			}
 		}
 	}
@@ -243,30 +248,45 @@ func scanNode(p []byte) (scannedNode, error) {
 	return n, nil
 }
 
-func scanAttribute(p []byte) error {
+func scanAttribute(p []byte) (name string, dims []int, err error) {
 	w := wire{p}
 	for len(w.b) > 0 {
 		num, typ, _, q, err := w.field()
 		if err != nil {
-			return err
+			return name, nil, err
 		}
 		if typ != 2 {
 			continue
 		}
 		switch num {
+		case 1:
+			name = string(q)
 		case 5:
-			if _, err := scanTensor(q); err != nil {
-				return err
+			if _, dims, err = scanTensor(q); err != nil {
+				return name, nil, err
 			}
 		case 10, 11, 6, 22, 14:
-			return fmt.Errorf("attribute field %d (graphs, tensor lists, sparse tensors) is not supported", num)
+			return name, nil, fmt.Errorf("attribute field %d (graphs, tensor lists, sparse tensors) is not supported", num)
 		}
 	}
-	return nil
+	return name, dims, nil
 }
 
-// scanTensor checks that a TensorProto's declared shape matches the amount of data it carries.
-func scanTensor(p []byte) (string, error) {
+// scanTensor checks that a TensorProto's declared shape matches the amount of data it carries
+// and returns its name and dims.
+func scanTensor(p []byte) (string, []int, error) {
+	name, dims, err := scanTensorDims(p)
+	if err != nil {
+		return name, nil, err
+	}
+	out := make([]int, len(dims))
+	for i, d := range dims {
+		out[i] = int(d)
+	}
+	return name, out, nil
+}
+
+func scanTensorDims(p []byte) (string, []int64, error) {
 	w := wire{p}
 	var (
 		name      string
@@ -278,7 +298,7 @@ func scanTensor(p []byte) (string, error) {
 	for len(w.b) > 0 {
 		num, typ, v, q, err := w.field()
 		if err != nil {
-			return name, err
+			return name, nil, err
 		}
 		switch num {
 		case 1:
@@ -289,7 +309,7 @@ func scanTensor(p []byte) (string, error) {
 				for len(r.b) > 0 {
 					d, err := r.varint()
 					if err != nil {
-						return name, err
+						return name, nil, err
 					}
 					dims = append(dims, int64(d))
 				}
@@ -297,14 +317,14 @@ func scanTensor(p []byte) (string, error) {
 		case 2:
 			dtype = int64(v)
 		case 3:
-			return name, errors.New("segmented tensors are not supported")
+			return name, nil, errors.New("segmented tensors are not supported")
 		case 8:
 			name = string(q)
 		case 9:
 			rawLen = len(q)
 		case 13, 14:
 			if num == 13 || v != 0 {
-				return name, errors.New("external data is not supported")
+				return name, nil, errors.New("external data is not supported")
 			}
 		case 4, 5, 7, 10:
 			if typ == 2 {
@@ -317,7 +337,7 @@ func scanTensor(p []byte) (string, error) {
 					r := wire{q}
 					for len(r.b) > 0 {
 						if _, err := r.varint(); err != nil {
-							return name, err
+							return name, nil, err
 						}
 						typedData++
 					}
@@ -328,15 +348,15 @@ func scanTensor(p []byte) (string, error) {
 		}
 	}
 	if len(dims) > maxDims {
-		return name, fmt.Errorf("%d dimensions", len(dims))
+		return name, nil, fmt.Errorf("%d dimensions", len(dims))
 	}
 	n := int64(1)
 	for _, d := range dims {
 		if d < 0 || d > math.MaxInt32 {
-			return name, fmt.Errorf("bad dimension %d", d)
+			return name, nil, fmt.Errorf("bad dimension %d", d)
 		}
 		if d != 0 && n > math.MaxInt64/d {
-			return name, errors.New("shape overflows")
+			return name, nil, errors.New("shape overflows")
 		}
 		n *= d
 	}
@@ -347,20 +367,20 @@ func scanTensor(p []byte) (string, error) {
 	case Int64, Float64:
 		size = 8
 	default:
-		return name, fmt.Errorf("unsupported tensor element type %d", dtype)
+		return name, nil, fmt.Errorf("unsupported tensor element type %d", dtype)
 	}
 	if rawLen >= 0 {
 		if int64(rawLen) != n*size {
-			return name, fmt.Errorf("raw_data has %d bytes, shape %v needs %d", rawLen, dims, n*size)
+			return name, nil, fmt.Errorf("raw_data has %d bytes, shape %v needs %d", rawLen, dims, n*size)
 		}
 	} else if int64(typedData) != n {
-		return name, fmt.Errorf("tensor has %d values, shape %v needs %d", typedData, dims, n)
+		return name, nil, fmt.Errorf("tensor has %d values, shape %v needs %d", typedData, dims, n)
 	}
 	if n == 0 {
 		// onnx-go cannot build an empty tensor; none of the supported operators needs one.
-		return name, fmt.Errorf("empty tensor (shape %v) is not supported", dims)
+		return name, nil, fmt.Errorf("empty tensor (shape %v) is not supported", dims)
 	}
-	return name, nil
+	return name, dims, nil
 }
 
 func scanValueInfo(p []byte) (ValueInfo, error) {

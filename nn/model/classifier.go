@@ -1,0 +1,186 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/wasmwhisk/wasmwhisk/nn"
+	"github.com/wasmwhisk/wasmwhisk/nn/imageproc"
+	"github.com/wasmwhisk/wasmwhisk/nn/onnx"
+)
+
+// Classifier is a loaded image classifier. Like nn.Model it is not safe for concurrent use.
+type Classifier struct {
+	Sidecar Sidecar
+	Labels  []string
+	model   *nn.Model
+}
+
+// Prediction is one class of a result.
+type Prediction struct {
+	Index      int     `json:"index"`
+	Label      string  `json:"label"`
+	Confidence float64 `json:"confidence"`
+}
+
+// Result is a classification: the top classes, best first, and the inference time (model run
+// only, without preprocessing).
+type Result struct {
+	Top         []Prediction
+	Probs       []float32
+	InferenceMS float64
+}
+
+// Open loads the classifier in the model directory dir (see Resolve).
+func Open(dir string) (*Classifier, error) {
+	return OpenFS(os.DirFS(dir))
+}
+
+// OpenFS loads the classifier from a model directory given as a file system.
+func OpenFS(fsys fs.FS) (*Classifier, error) {
+	sc, err := ReadSidecar(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	data, err := fs.ReadFile(fsys, sc.Model)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	var labels []string
+	if sc.Labels != "" {
+		if labels, err = ReadLabels(fsys, sc.Labels); err != nil {
+			return nil, fmt.Errorf("model: labels: %w", err)
+		}
+	}
+	return New(data, labels, sc)
+}
+
+// New compiles a classifier from model bytes, labels and its sidecar.
+func New(modelData []byte, labels []string, sc Sidecar) (*Classifier, error) {
+	if err := sc.validate(); err != nil {
+		return nil, err
+	}
+	g, err := onnx.Decode(modelData)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", sc.Model, err)
+	}
+	if len(g.Inputs) != 1 {
+		return nil, fmt.Errorf("model %s: want one input, have %d", sc.Model, len(g.Inputs))
+	}
+	in := &g.Inputs[0]
+	if sc.Input != "" && in.Name != sc.Input {
+		return nil, fmt.Errorf("model %s: input is %q, the sidecar says %q", sc.Model, in.Name, sc.Input)
+	}
+	// Fix a symbolic batch dimension to 1 and check the rest against the sidecar.
+	want := []int{1, 3, sc.Height, sc.Width}
+	if len(in.Shape) != 4 {
+		return nil, fmt.Errorf("model %s: input shape %v is not NCHW", sc.Model, in.Shape)
+	}
+	for i, d := range in.Shape {
+		if d >= 0 && d != want[i] {
+			return nil, fmt.Errorf("model %s: input shape %v, the sidecar says %v", sc.Model, in.Shape, want)
+		}
+	}
+	in.Shape = want
+	m, err := nn.Compile(g)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", sc.Model, err)
+	}
+	return &Classifier{Sidecar: sc, Labels: labels, model: m}, nil
+}
+
+// Norm returns the preprocessing normalisation of the sidecar.
+func (c *Classifier) Norm() imageproc.Norm {
+	s := c.Sidecar
+	if s.Scale != 0 {
+		// x = p*scale + offset  ==  (p - (-offset/scale)) / (1/scale)
+		var n imageproc.Norm
+		for i := range n.Mean {
+			n.Mean[i], n.Std[i] = -s.Offset/s.Scale, 1/s.Scale
+		}
+		return n
+	}
+	return imageproc.Norm{Mean: s.Mean, Std: s.Std}
+}
+
+// InputLen is the number of floats of the model input.
+func (c *Classifier) InputLen() int { return 3 * c.Sidecar.Width * c.Sidecar.Height }
+
+// ClassifyImage decodes and preprocesses an encoded image and classifies it.
+func (c *Classifier) ClassifyImage(data []byte, top int) (*Result, error) {
+	x, err := imageproc.Preprocess(data, c.Sidecar.Width, c.Sidecar.Height, c.Norm())
+	if err != nil {
+		return nil, err
+	}
+	return c.ClassifyTensor(x, top)
+}
+
+// ClassifyTensor classifies a preprocessed NCHW input.
+func (c *Classifier) ClassifyTensor(x []float32, top int) (*Result, error) {
+	if len(x) != c.InputLen() {
+		return nil, fmt.Errorf("input has %d values, want %d", len(x), c.InputLen())
+	}
+	start := time.Now()
+	outs, err := c.model.Run(&nn.Tensor{Shape: []int{1, 3, c.Sidecar.Height, c.Sidecar.Width}, Data: x})
+	elapsed := time.Since(start)
+	if err != nil {
+		return nil, err
+	}
+	if len(outs) == 0 || len(outs[0].Data) == 0 {
+		return nil, errors.New("model has no output")
+	}
+	probs := outs[0].Data
+	if c.Sidecar.Softmax {
+		probs = softmax(probs)
+	}
+	return &Result{Top: c.topK(probs, top), Probs: probs, InferenceMS: float64(elapsed.Microseconds()) / 1000}, nil
+}
+
+func (c *Classifier) topK(probs []float32, k int) []Prediction {
+	if k <= 0 {
+		k = 5
+	}
+	if k > len(probs) {
+		k = len(probs)
+	}
+	idx := make([]int, len(probs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+	out := make([]Prediction, k)
+	for i := 0; i < k; i++ {
+		j := idx[i]
+		label := fmt.Sprintf("class %d", j)
+		if l := j + c.Sidecar.LabelOffset; l >= 0 && l < len(c.Labels) {
+			label = c.Labels[l]
+		}
+		out[i] = Prediction{Index: j, Label: label, Confidence: float64(probs[j])}
+	}
+	return out
+}
+
+func softmax(x []float32) []float32 {
+	mx := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > mx {
+			mx = v
+		}
+	}
+	out := make([]float32, len(x))
+	var sum float64
+	for i, v := range x {
+		e := nn.Exp(float64(v - mx))
+		out[i] = float32(e)
+		sum += e
+	}
+	for i := range out {
+		out[i] = float32(float64(out[i]) / sum)
+	}
+	return out
+}
