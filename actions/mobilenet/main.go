@@ -1,0 +1,154 @@
+// Command mobilenet is the MobileNet image classification action: one source built natively (an
+// actionloop executable) and for wasip1 (command and reactor modules).
+//
+// Input {"image": "<base64 JPEG/PNG/BMP>", "top": 5}; without "image" it classifies a bundled
+// sample (Grace Hopper, public domain). Output {"label", "confidence", "top": [{"label", "index",
+// "confidence"}], "inference_ms"}. Bad input gives {"error": "..."}.
+//
+// The model comes from, in order: the files embedded at build time (build tag embedmodel, see
+// embed_on.go), the action's archive (the /action directory a wasm module sees, or the
+// executable's directory natively), then $WASMWHISK_MODEL_DIR and the usual model directories
+// (nn/model.Resolve). It is loaded on the first activation and kept for the warm ones.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/wasmwhisk/wasmwhisk/actions/sdk"
+	"github.com/wasmwhisk/wasmwhisk/nn/model"
+)
+
+// sample is Grace Hopper's portrait (US Navy, public domain), resized to 224×224; see SAMPLE.md.
+//
+//go:embed sample.png
+var sample []byte
+
+// maxImageBytes bounds the decoded image parameter.
+const maxImageBytes = 16 << 20
+
+func init() { sdk.Handle(classify) }
+
+func main() { sdk.Serve() }
+
+// Classifier state survives between warm activations (native loop, wasm reactor).
+var (
+	classifier *model.Classifier
+	loadMS     float64
+)
+
+func loadClassifier() (*model.Classifier, error) {
+	if classifier != nil {
+		return classifier, nil
+	}
+	start := time.Now()
+	c, err := openModel()
+	if err != nil {
+		return nil, err
+	}
+	classifier, loadMS = c, float64(time.Since(start).Microseconds())/1000
+	return c, nil
+}
+
+func openModel() (*model.Classifier, error) {
+	if fsys := embeddedModel(); fsys != nil {
+		return model.OpenFS(fsys)
+	}
+	var dirs []string
+	if d := os.Getenv("__OW_ACTION_DIR"); d != "" {
+		dirs = append(dirs, d)
+	}
+	dirs = append(dirs, "/action")
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Dir(exe))
+	}
+	for _, d := range dirs {
+		if _, err := fs.Stat(os.DirFS(d), model.SidecarFile); err == nil {
+			return model.Open(d)
+		}
+	}
+	dir, err := model.Resolve("")
+	if err != nil {
+		return nil, fmt.Errorf("no model: not embedded, no %s in the action's files, and %v", model.SidecarFile, err)
+	}
+	return model.Open(dir)
+}
+
+type prediction struct {
+	Label      string  `json:"label"`
+	Index      int     `json:"index"`
+	Confidence float64 `json:"confidence"`
+}
+
+type result struct {
+	Label       string       `json:"label"`
+	Confidence  float64      `json:"confidence"`
+	Top         []prediction `json:"top"`
+	InferenceMS float64      `json:"inference_ms"`
+	LoadMS      float64      `json:"load_ms"`
+}
+
+func classify(ctx context.Context, params map[string]any) (any, error) {
+	top := 5
+	if v, ok := params["top"]; ok {
+		n, ok := v.(json.Number)
+		f, err := n.Float64()
+		if !ok || err != nil || f != math.Trunc(f) || f < 1 || f > 1000 {
+			return nil, fmt.Errorf("top must be an integer between 1 and 1000, got %v", v)
+		}
+		top = int(f)
+	}
+	img := sample
+	if v, ok := params["image"]; ok {
+		s, ok := v.(string)
+		if !ok {
+			return nil, errors.New("image must be a base64 string")
+		}
+		var err error
+		if img, err = decodeBase64(s); err != nil {
+			return nil, err
+		}
+	}
+	c, err := loadClassifier()
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.ClassifyImage(img, top)
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	out := result{Label: res.Top[0].Label, Confidence: res.Top[0].Confidence, InferenceMS: res.InferenceMS, LoadMS: loadMS}
+	for _, p := range res.Top {
+		out.Top = append(out.Top, prediction{Label: p.Label, Index: p.Index, Confidence: p.Confidence})
+	}
+	return out, nil
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, ";base64,"); strings.HasPrefix(s, "data:") && i >= 0 {
+		s = s[i+len(";base64,"):]
+	}
+	if len(s) == 0 {
+		return nil, errors.New("image is empty")
+	}
+	if base64.StdEncoding.DecodedLen(len(s)) > maxImageBytes {
+		return nil, fmt.Errorf("image is larger than %d bytes", maxImageBytes)
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("image is not valid base64")
+}
