@@ -40,8 +40,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/", s.handleInfo).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1", s.handleAPIInfo).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/", s.handleAPIInfo).Methods(http.MethodGet)
-	api := r.PathPrefix("/api/v1/namespaces").Subrouter()
-	api.Use(s.authenticate)
+	api := &authRoutes{r: r, s: s}
 	api.HandleFunc("", s.handleNamespaces).Methods(http.MethodGet)
 	api.HandleFunc("/", s.handleNamespaces).Methods(http.MethodGet)
 	api.HandleFunc("/{ns}/limits", s.withNamespace(s.handleLimits)).Methods(http.MethodGet)
@@ -57,13 +56,26 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("/{ns}/activations/{id}/", s.withNamespace(s.handleGetActivation)).Methods(http.MethodGet)
 	api.HandleFunc("/{ns}/activations/{id}/result", s.withNamespace(s.handleActivationResult)).Methods(http.MethodGet)
 	api.HandleFunc("/{ns}/activations/{id}/logs", s.withNamespace(s.handleActivationLogs)).Methods(http.MethodGet)
-	r.NotFoundHandler = s.stamp(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	notFound := s.stamp(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, http.StatusNotFound, msgNoResource)
 	}))
-	r.MethodNotAllowedHandler = s.stamp(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	notAllowed := s.stamp(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, http.StatusMethodNotAllowed, fmt.Sprintf(msgMethodNotAllowed, "GET, PUT, POST, DELETE"))
 	}))
+	r.NotFoundHandler = notFound
+	r.MethodNotAllowedHandler = notAllowed
 	return s.stamp(r)
+}
+
+// authRoutes registers authenticated routes under /api/v1/namespaces (one router, so that a
+// method mismatch is a 405, not a 404).
+type authRoutes struct {
+	r *mux.Router
+	s *Server
+}
+
+func (a *authRoutes) HandleFunc(path string, h http.HandlerFunc) *mux.Route {
+	return a.r.Handle("/api/v1/namespaces"+path, a.s.authenticate(h))
 }
 
 // stamp records T0 and the transaction id at request arrival, sets CORS headers and answers

@@ -3,6 +3,7 @@ package standalone
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -137,6 +138,9 @@ func (p *Pool) broadcastLocked() {
 func (p *Pool) acquire(ctx context.Context, key string, spec ContainerSpec) (*pooled, leaseKind, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if spec.MemoryMB > p.cfg.UserMemoryMB {
+		return nil, 0, fmt.Errorf("pool: action memory %d MB exceeds the user memory of %d MB", spec.MemoryMB, p.cfg.UserMemoryMB)
+	}
 	for {
 		if p.closed {
 			return nil, 0, errPoolClosed
