@@ -37,3 +37,11 @@ func benchWarmRun(b *testing.B, executor string, target testbuild.Target) {
 func BenchmarkWarmRunNative(b *testing.B) {
 	benchWarmRun(b, "native", testbuild.Target{Pkg: "./actions/hello"})
 }
+
+func BenchmarkWarmRunWasmCommand(b *testing.B) {
+	benchWarmRun(b, "wasm", testbuild.Target{Pkg: "./actions/hello", WASM: true})
+}
+
+func BenchmarkWarmRunWasmReactor(b *testing.B) {
+	benchWarmRun(b, "wasm", testbuild.Target{Pkg: "./actions/hello", WASM: true, Reactor: true})
+}

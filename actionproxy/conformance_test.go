@@ -47,3 +47,19 @@ func nativeSuite() conformance.Suite {
 }
 
 func TestConformanceNative(t *testing.T) { nativeSuite().Run(t) }
+
+func wasmSuite(reactor bool) conformance.Suite {
+	return conformance.Suite{
+		Start: func(t *testing.T, opts conformance.Options) *conformance.Container {
+			return conformance.StartProcess(t, mustProxy(t), []string{"-executor", "wasm"}, opts.Env)
+		},
+		Code: func(t *testing.T, s conformance.Sample) string {
+			return sampleCode(t, testbuild.Target{Pkg: samplePkg(s), WASM: true, Reactor: reactor})
+		},
+		Concurrent: !reactor,
+	}
+}
+
+func TestConformanceWasmCommand(t *testing.T) { wasmSuite(false).Run(t) }
+
+func TestConformanceWasmReactor(t *testing.T) { wasmSuite(true).Run(t) }
