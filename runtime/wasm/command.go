@@ -63,6 +63,7 @@ func (x *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.T
 		return nil, fmt.Errorf("wasm: run: copy stderr: %w", err)
 	}
 	if guestErr != nil {
+		writeTrapDetail(req.Stderr, guestErr)
 		return nil, guestErr
 	}
 	if resErr != nil {

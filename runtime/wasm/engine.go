@@ -158,30 +158,37 @@ func (e *Engine) deadlineTicks(d time.Duration) uint64 {
 	return uint64((d+e.interval-1)/e.interval) + 1
 }
 
-// tick advances the epoch every interval while any guest call is active, and sleeps otherwise.
+// tick advances the epoch while any guest call is active, and sleeps otherwise. The epoch follows
+// the wall clock (one increment per interval elapsed since the ticker woke), not the number of
+// ticks delivered, so a busy machine that delays ticks does not stretch deadlines.
 func (e *Engine) tick() {
 	defer close(e.done)
 	t := time.NewTicker(e.interval)
 	defer t.Stop()
-	idle := false
+	var base time.Time // when the ticker last woke
+	var advanced int64 // increments since base
+	idle := true
+	t.Stop()
 	for {
-		if e.active.Load() == 0 {
-			if !idle {
-				t.Stop()
-				idle = true
-			}
+		if idle {
 			select {
 			case <-e.wake:
+				base, advanced, idle = time.Now(), 0, false
 				t.Reset(e.interval)
-				idle = false
-				continue
 			case <-e.stop:
 				return
 			}
+			continue
 		}
 		select {
-		case <-t.C:
-			e.engine.IncrementEpoch()
+		case now := <-t.C:
+			for due := int64(now.Sub(base) / e.interval); advanced < due; advanced++ {
+				e.engine.IncrementEpoch()
+			}
+			if e.active.Load() == 0 {
+				t.Stop()
+				idle = true
+			}
 		case <-e.wake:
 		case <-e.stop:
 			return

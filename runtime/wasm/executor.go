@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -555,7 +556,7 @@ func (x *Executor) guestFailure(err error, what string, memBytes uint64) error {
 		if code := trap.Code(); code != nil && *code == wasmtime.Interrupt {
 			return &runtime.TimeoutError{Err: fmt.Errorf("%s was interrupted at its deadline", what)}
 		}
-		return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("%s trapped: %s%s", what, firstLine(trap.Message()), x.memoryNote(memBytes)), err)
+		return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("%s trapped: %s%s", what, trapReason(trap), x.memoryNote(memBytes)), err)
 	}
 	var werr *wasmtime.Error
 	if errors.As(err, &werr) {
@@ -575,6 +576,48 @@ func (x *Executor) memoryNote(memBytes uint64) string {
 		return ""
 	}
 	return fmt.Sprintf(" (its memory was %d MiB, at the limit of %d MiB)", memBytes>>20, x.cfg.MemoryLimit>>20)
+}
+
+// trapReasons describe the trap codes a guest can cause.
+var trapReasons = map[wasmtime.TrapCode]string{
+	wasmtime.StackOverflow:          "stack overflow",
+	wasmtime.MemoryOutOfBounds:      "out-of-bounds memory access",
+	wasmtime.HeapMisaligned:         "misaligned memory access",
+	wasmtime.TableOutOfBounds:       "out-of-bounds table access",
+	wasmtime.IndirectCallToNull:     "indirect call to a null table entry",
+	wasmtime.BadSignature:           "indirect call with a bad signature",
+	wasmtime.IntegerOverflow:        "integer overflow",
+	wasmtime.IntegerDivisionByZero:  "integer division by zero",
+	wasmtime.BadConversionToInteger: "invalid conversion to integer",
+	wasmtime.UnreachableCodeReached: "unreachable instruction executed",
+	wasmtime.OutOfFuel:              "out of fuel",
+}
+
+// trapReason is a one-line reason for a trap; the full message, with its wasm backtrace, stays
+// in the error's cause and in the activation's stderr.
+func trapReason(trap *wasmtime.Trap) string {
+	if code := trap.Code(); code != nil {
+		if r, ok := trapReasons[*code]; ok {
+			return r
+		}
+	}
+	msg := trap.Message()
+	if _, cause, ok := strings.Cut(msg, "Caused by:"); ok {
+		if line := strings.TrimSpace(firstLine(strings.TrimSpace(cause))); line != "" {
+			return line
+		}
+	}
+	return firstLine(msg)
+}
+
+// writeTrapDetail writes a trap's full message (with the wasm backtrace) to an activation's
+// stderr, for the developer.
+func writeTrapDetail(stderr io.Writer, err error) {
+	var trap *wasmtime.Trap
+	if stderr == nil || !errors.As(err, &trap) {
+		return
+	}
+	fmt.Fprintf(stderr, "wasmwhisk: %s\n", strings.TrimRight(trap.Message(), "\n"))
 }
 
 func firstLine(s string) string {

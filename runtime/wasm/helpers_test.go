@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bytecodealliance/wasmtime-go/v44"
+
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 )
@@ -46,10 +48,28 @@ func guestModule(t testing.TB, reactor bool) []byte {
 	return buildModule(t, testbuild.Target{Pkg: "./runtime/wasm/testdata/guest", WASM: true, Reactor: reactor})
 }
 
+// built memoizes modules per target: asking the go command again costs a fraction of a second.
+var built sync.Map // fmt.Sprint(testbuild.Target) -> []byte
+
 func buildModule(t testing.TB, target testbuild.Target) []byte {
 	t.Helper()
+	key := fmt.Sprint(target)
+	if b, ok := built.Load(key); ok {
+		return b.([]byte)
+	}
 	path := testbuild.MustBuild(t, target)
 	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built.Store(key, b)
+	return b
+}
+
+// wat compiles WebAssembly text for the hand-written test modules.
+func wat(t testing.TB, src string) []byte {
+	t.Helper()
+	b, err := wasmtime.Wat2Wasm(src)
 	if err != nil {
 		t.Fatal(err)
 	}

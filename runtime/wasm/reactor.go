@@ -228,6 +228,7 @@ func (x *Executor) runReactor(ctx context.Context, a *action, req runtime.RunReq
 					err = fmt.Errorf("wasm: run: copy logs: %w", cerr)
 				}
 			}
+			writeTrapDetail(req.Stderr, err)
 			return result, err
 		}, nil)
 	}
@@ -265,6 +266,7 @@ func (x *Executor) runReactor(ctx context.Context, a *action, req runtime.RunReq
 				poisoned = true
 			}
 		}
+		writeTrapDetail(req.Stderr, err)
 		if poisoned {
 			if inst != nil {
 				inst.close()

@@ -1,0 +1,323 @@
+package wasm
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bytecodealliance/wasmtime-go/v44"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime"
+)
+
+// Hand-written modules for the ABI checks and for guests other than Go's.
+const (
+	// watEchoReactor is a minimal reactor in WebAssembly text: its result is the /run line itself.
+	watEchoReactor = `(module
+  (memory (export "memory") 1)
+  (func (export "wasmwhisk_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "wasmwhisk_run") (param i32 i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get 0)) (i64.const 32)) (i64.extend_i32_u (local.get 1)))))`
+	watTrapCommand  = `(module (memory (export "memory") 1) (func (export "_start") unreachable))`
+	watTrapReactor  = `(module (memory (export "memory") 1)
+  (func (export "wasmwhisk_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "wasmwhisk_run") (param i32 i32) (result i64) unreachable))`
+	watWildPointer = `(module (memory (export "memory") 1)
+  (func (export "wasmwhisk_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "wasmwhisk_run") (param i32 i32) (result i64) i64.const 0x7fff000000000010))`
+	watNoExports      = `(module (memory 1) (func))`
+	watOnlyInitialize = `(module (memory (export "memory") 1) (func (export "_initialize")))`
+	watBadStart       = `(module (func (export "_start") (param i32)))`
+	watBadImport      = `(module (import "env" "host_secret" (func)) (func (export "_start")))`
+)
+
+type zipEntry struct {
+	name string
+	body []byte
+	mode fs.FileMode
+}
+
+func makeZip(t testing.TB, entries ...zipEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range entries {
+		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
+		mode := e.mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		h.SetMode(mode)
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// initErr initialises a fresh executor with code and returns Init's error.
+func initErr(t *testing.T, eng *Engine, cfg Config, code []byte) error {
+	t.Helper()
+	x := eng.NewExecutor(cfg)
+	defer x.Close()
+	return x.Init(context.Background(), runtime.InitRequest{Name: "bad", Code: code})
+}
+
+func TestInitRejectsBadCode(t *testing.T) {
+	eng := sharedEngine(t)
+	module := wat(t, watEchoReactor)
+	cases := []struct {
+		name string
+		code []byte
+		cfg  Config
+		want string
+	}{
+		{"text", []byte("function main() {}"), Config{}, "not a WebAssembly module (\\0asm), a zip archive"},
+		{"truncated module", []byte("\x00asm\x01\x00\x00\x00\x01"), Config{}, "not a valid WebAssembly module"},
+		{"not a zip", []byte("PK\x03\x04 this is not a zip"), Config{}, "cannot unpack the zip archive"},
+		{"empty zip", makeZip(t), Config{}, "holds no WebAssembly module"},
+		{"zip without module", makeZip(t, zipEntry{name: "data.txt", body: []byte("x")}), Config{}, "holds no WebAssembly module"},
+		{"zip escaping with ..", makeZip(t, zipEntry{name: "../evil.wasm", body: module}), Config{}, "escapes the action directory"},
+		{"zip escaping deeper", makeZip(t, zipEntry{name: "a/../../evil", body: module}), Config{}, "escapes the action directory"},
+		{"zip with absolute name", makeZip(t, zipEntry{name: "/etc/evil", body: module}), Config{}, "escapes the action directory"},
+		{"zip with backslash", makeZip(t, zipEntry{name: `..\evil`, body: module}), Config{}, "backslash"},
+		{"zip with symlink", makeZip(t, zipEntry{name: "main.wasm", body: []byte("/etc/passwd"), mode: fs.ModeSymlink | 0o777}), Config{}, "symbolic link"},
+		{"zip with duplicate", makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "main.wasm", body: module}), Config{}, "appears twice"},
+		{"zip with two modules", makeZip(t, zipEntry{name: "a.wasm", body: module}, zipEntry{name: "b.wasm", body: module}), Config{}, "several .wasm files"},
+		{"zip main.wasm not wasm", makeZip(t, zipEntry{name: "main.wasm", body: []byte("hello")}), Config{}, "main.wasm in the zip archive is not a WebAssembly module"},
+		{"zip too big", makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "big", body: make([]byte, 1<<20)}), Config{MaxArchiveBytes: 1 << 19}, "past the size limit"},
+		{"zip too many entries", makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "a"}, zipEntry{name: "b"}), Config{MaxArchiveEntries: 2}, "more than the limit of 2"},
+		{"no exports", wat(t, watNoExports), Config{}, "exports neither _start (command ABI) nor wasmwhisk_alloc, wasmwhisk_run and memory (reactor ABI)"},
+		{"reactor without run", wat(t, watOnlyInitialize), Config{}, "wasmwhisk_alloc is missing; wasmwhisk_run is missing"},
+		{"_start with params", wat(t, watBadStart), Config{}, "_start must be a function () -> ()"},
+		{"import outside WASI", wat(t, watBadImport), Config{}, "imports env.host_secret"},
+		{"corrupt precompiled", append([]byte("\x7fELF\x02\x01\x01"), make([]byte, 100)...), Config{}, "precompiled module was not made for this runtime"},
+		{"precompiled disallowed", mustPrecompile(t, eng, module), Config{DisallowPrecompiled: true}, "does not accept precompiled modules"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			wantStatus(t, initErr(t, eng, c.cfg, c.code), http.StatusBadGateway, c.want)
+		})
+	}
+	t.Run("empty code", func(t *testing.T) {
+		if err := initErr(t, eng, Config{}, nil); !errors.Is(err, runtime.ErrNoCode) {
+			t.Fatalf("Init(empty) = %v, want ErrNoCode", err)
+		}
+	})
+	t.Run("failed init can be retried", func(t *testing.T) {
+		x := eng.NewExecutor(Config{})
+		defer x.Close()
+		if err := x.Init(context.Background(), runtime.InitRequest{Code: []byte("junk")}); err == nil {
+			t.Fatal("junk accepted")
+		}
+		if err := x.Init(context.Background(), runtime.InitRequest{Code: module}); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Init(context.Background(), runtime.InitRequest{Code: module}); err == nil {
+			t.Fatal("second successful Init accepted")
+		}
+	})
+}
+
+func mustPrecompile(t testing.TB, eng *Engine, module []byte) []byte {
+	t.Helper()
+	b, err := eng.Precompile(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestHandWrittenModules(t *testing.T) {
+	eng := sharedEngine(t)
+	t.Run("echo reactor", func(t *testing.T) {
+		x := newExecutor(t, eng, Config{}, wat(t, watEchoReactor))
+		r := run(t, x, activation{value: `{"x":1}`})
+		var line map[string]json.RawMessage
+		if r.err != nil || json.Unmarshal([]byte(r.result), &line) != nil || string(line["value"]) != `{"x":1}` {
+			t.Fatalf("run = %v %s; want the /run line back", r.err, r.result)
+		}
+	})
+	cases := []struct {
+		name, src, want string
+	}{
+		{"command trap", watTrapCommand, "the action trapped: unreachable instruction executed"},
+		{"reactor trap", watTrapReactor, "the action trapped"},
+		{"reactor wild pointer", watWildPointer, "outside the guest's memory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			x := newExecutor(t, eng, Config{}, wat(t, c.src))
+			for i := 0; i < 2; i++ { // and again: the executor still serves
+				wantStatus(t, run(t, x, activation{}).err, http.StatusBadGateway, c.want)
+			}
+		})
+	}
+}
+
+func TestZipDataFiles(t *testing.T) {
+	for _, abi := range abis {
+		t.Run(abi.name, func(t *testing.T) {
+			code := makeZip(t,
+				zipEntry{name: "data/", mode: fs.ModeDir | 0o755},
+				zipEntry{name: "data/hello.txt", body: []byte("hi from a file")},
+				zipEntry{name: "main.wasm", body: guestModule(t, abi.reactor)},
+			)
+			x := newExecutor(t, sharedEngine(t), Config{}, code)
+			if info, _ := x.Info(); !info.HasFiles {
+				t.Errorf("Info = %+v, want HasFiles", info)
+			}
+			r := run(t, x, activation{value: `{"mode":"read","path":"/action/data/hello.txt"}`})
+			if r.err != nil || r.result != `{"text":"hi from a file"}` {
+				t.Fatalf("read /action file = %v %s", r.err, r.result)
+			}
+			// Read-only, and nothing of the host is visible.
+			r = run(t, x, activation{value: `{"mode":"write","path":"/action/new.txt"}`})
+			if r.err != nil || r.result == `{"error_text":"\u003cnil\u003e"}` {
+				t.Errorf("write to /action = %v %s; want a refusal", r.err, r.result)
+			}
+			r = run(t, x, activation{value: `{"mode":"read","path":"/etc/passwd"}`})
+			if r.err != nil || !strings.Contains(r.result, `"error"`) {
+				t.Errorf("read /etc/passwd = %v %s; want an error", r.err, r.result)
+			}
+		})
+	}
+}
+
+func TestZipModuleNames(t *testing.T) {
+	eng := sharedEngine(t)
+	module := wat(t, watEchoReactor)
+	for _, c := range []struct {
+		name    string
+		entries []zipEntry
+		source  ModuleSource
+	}{
+		{"only .wasm", []zipEntry{{name: "action.wasm", body: module}, {name: "x.txt"}}, SourceCompiled},
+		{"main.wasm first", []zipEntry{{name: "other.wasm", body: []byte("junk")}, {name: "main.wasm", body: module}}, SourceCompiled},
+		{"main.cwasm", []zipEntry{{name: "main.cwasm", body: mustPrecompile(t, eng, module)}}, SourcePrecompiled},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			x := newExecutor(t, eng, Config{}, makeZip(t, c.entries...))
+			if info, _ := x.Info(); info.Source != c.source && !(c.source == SourceCompiled && info.Source == SourceCache) {
+				t.Errorf("source = %s, want %s", info.Source, c.source)
+			}
+			if r := run(t, x, activation{}); r.err != nil {
+				t.Fatal(r.err)
+			}
+		})
+	}
+}
+
+func TestModuleCache(t *testing.T) {
+	dir := t.TempDir()
+	eng, err := NewEngine(EngineConfig{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	module := wat(t, watEchoReactor)
+	source := func() ModuleSource {
+		x := newExecutor(t, eng, Config{}, module)
+		if r := run(t, x, activation{}); r.err != nil {
+			t.Fatal(r.err)
+		}
+		info, _ := x.Info()
+		return info.Source
+	}
+	if s := source(); s != SourceCompiled {
+		t.Fatalf("first init: %s, want compiled", s)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || !strings.HasSuffix(entries[0].Name(), ".cwasm") {
+		t.Fatalf("cache dir holds %v, want one .cwasm file", entries)
+	}
+	if s := source(); s != SourceCache {
+		t.Fatalf("second init: %s, want cache", s)
+	}
+	// A damaged entry is recompiled and replaced. (Replaced by rename, as the cache itself does:
+	// truncating a cache file in place under a loaded module would crash the process, which is
+	// why docs/wasm-abi.md says to delete cache files, never to edit them.)
+	cached := filepath.Join(dir, entries[0].Name())
+	if err := writeFileAtomic(cached, []byte("\x7fELF damaged")); err != nil {
+		t.Fatal(err)
+	}
+	if s := source(); s != SourceCompiled {
+		t.Fatalf("init over a damaged entry: %s, want compiled", s)
+	}
+	if s := source(); s != SourceCache {
+		t.Fatalf("init after the repair: %s, want cache", s)
+	}
+	// An engine without cache compiles every time and writes nothing.
+	noCache, err := NewEngine(EngineConfig{DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer noCache.Close()
+	for i := 0; i < 2; i++ {
+		x := newExecutor(t, noCache, Config{}, module)
+		if info, _ := x.Info(); info.Source != SourceCompiled {
+			t.Fatalf("uncached init %d: %s", i, info.Source)
+		}
+	}
+}
+
+func TestCacheDirMustBePrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if eng, err := NewEngine(EngineConfig{CacheDir: dir}); err == nil {
+		eng.Close()
+		t.Fatal("a world-writable cache dir was accepted")
+	}
+}
+
+func TestPrecompiled(t *testing.T) {
+	eng := sharedEngine(t)
+	t.Run("go guest", func(t *testing.T) {
+		x := newExecutor(t, eng, Config{}, mustPrecompile(t, eng, guestModule(t, false)))
+		if info, _ := x.Info(); info.Source != SourcePrecompiled || info.ABI != ABICommand {
+			t.Errorf("Info = %+v", info)
+		}
+		if r := run(t, x, activation{value: `{"p":1}`}); r.err != nil || r.result != `{"p":1}` {
+			t.Fatalf("run = %v %s", r.err, r.result)
+		}
+	})
+	t.Run("other engine settings", func(t *testing.T) {
+		// Compiled code from an engine without epoch interruption would ignore deadlines.
+		foreign := wasmtime.NewEngine()
+		defer foreign.Close()
+		m, err := wasmtime.NewModule(foreign, wat(t, watEchoReactor))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := m.Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, initErr(t, eng, Config{}, b), http.StatusBadGateway, "was not made for this runtime")
+	})
+	t.Run("not wasm", func(t *testing.T) {
+		if _, err := eng.Precompile([]byte("nope")); err == nil {
+			t.Fatal("Precompile accepted junk")
+		}
+	})
+}

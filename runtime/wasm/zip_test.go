@@ -1,0 +1,103 @@
+package wasm
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExtractZip(t *testing.T) {
+	lim := zipLimits{maxBytes: 1 << 20, maxEntries: 100}
+	cases := []struct {
+		name    string
+		entries []zipEntry
+		files   string // the names extracted, space-separated; "" with want
+		want    string // part of the error
+	}{
+		{"flat and nested", []zipEntry{{name: "a.txt", body: []byte("a")}, {name: "d/e/b.txt", body: []byte("b")}}, "a.txt d/e/b.txt", ""},
+		{"explicit dirs", []zipEntry{{name: "d/", mode: fs.ModeDir | 0o755}, {name: "d/x", body: []byte("x")}}, "d/x", ""},
+		{"dot-dot", []zipEntry{{name: "../x"}}, "", "escapes"},
+		{"inner dot-dot", []zipEntry{{name: "a/../x"}}, "", "escapes"},
+		{"absolute", []zipEntry{{name: "/x"}}, "", "escapes"},
+		{"dot", []zipEntry{{name: "./x"}}, "", "escapes"},
+		{"backslash", []zipEntry{{name: `a\x`}}, "", "backslash"},
+		{"symlink", []zipEntry{{name: "l", body: []byte("/"), mode: fs.ModeSymlink | 0o777}}, "", "symbolic link"},
+		{"device", []zipEntry{{name: "dev", mode: fs.ModeDevice | 0o644}}, "", "not a regular file"},
+		{"file then dir", []zipEntry{{name: "a", body: []byte("x")}, {name: "a/b", body: []byte("y")}}, "", "entry \"a/b\""},
+		{"duplicate", []zipEntry{{name: "a"}, {name: "a"}}, "", "appears twice"},
+		{"too big", []zipEntry{{name: "a", body: make([]byte, 1<<20+1)}}, "", "size limit"},
+		{"too big together", []zipEntry{{name: "a", body: make([]byte, 1<<19)}, {name: "b", body: make([]byte, 1<<19+1)}}, "", "size limit"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			files, err := extractZip(makeZip(t, c.entries...), dir, lim)
+			if c.want != "" {
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("err = %v, want %q", err, c.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(files, " "); got != c.files {
+				t.Fatalf("files = %q, want %q", got, c.files)
+			}
+			for _, f := range files {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzExtractZip feeds arbitrary bytes to the extractor: it must never panic, never write outside
+// its directory, never leave a symlink, and stay within its limits.
+func FuzzExtractZip(f *testing.F) {
+	f.Add(makeZip(f, zipEntry{name: "main.wasm", body: []byte("\x00asm")}, zipEntry{name: "d/x.txt", body: []byte("x")}))
+	f.Add(makeZip(f, zipEntry{name: "../escape", body: []byte("x")}))
+	f.Add(makeZip(f, zipEntry{name: "l", body: []byte("/etc"), mode: fs.ModeSymlink | 0o777}))
+	f.Add(makeZip(f, zipEntry{name: "a"}, zipEntry{name: "a"}))
+	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
+	f.Add([]byte("PK\x03\x04"))
+	const maxBytes = 1 << 16
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "x")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		files, err := extractZip(data, dir, zipLimits{maxBytes: maxBytes, maxEntries: 50})
+		// Nothing may appear next to dir, whatever happened.
+		if entries, _ := os.ReadDir(parent); len(entries) != 1 {
+			t.Fatalf("extraction wrote outside its directory: %v", entries)
+		}
+		var total int64
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, werr error) error {
+			if werr != nil {
+				return werr
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				t.Errorf("symlink %s extracted", p)
+			}
+			if fi, err := d.Info(); err == nil && fi.Mode().IsRegular() {
+				total += fi.Size()
+			}
+			return nil
+		})
+		if total > maxBytes {
+			t.Fatalf("extracted %d bytes, limit %d", total, maxBytes)
+		}
+		if err == nil {
+			for _, name := range files {
+				if !filepath.IsLocal(name) {
+					t.Fatalf("non-local name %q returned", name)
+				}
+			}
+		}
+	})
+}
