@@ -1,0 +1,190 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/wasmwhisk/wasmwhisk/nn/model"
+	"github.com/wasmwhisk/wasmwhisk/runtime"
+	"github.com/wasmwhisk/wasmwhisk/runtime/wasm"
+)
+
+// classifyLine is one output line of `wasmwhisk classify`.
+type classifyLine struct {
+	File  string             `json:"file"`
+	Top   []model.Prediction `json:"top,omitempty"`
+	MS    float64            `json:"ms"`
+	Error string             `json:"error,omitempty"`
+}
+
+// classifyCmd is `wasmwhisk classify [-wasm] [-model DIR] [-top N] FILE...`: it classifies
+// images (or raw .f32 NCHW tensors) with the native engine, or with the wasm build of the
+// MobileNet action under the project's wasmtime runtime, printing one JSON object per file.
+func classifyCmd(args []string) error {
+	fset := flag.NewFlagSet("classify", flag.ContinueOnError)
+	useWasm := fset.Bool("wasm", false, "run the wasm build of actions/mobilenet under wasmtime instead of the native engine")
+	dirFlag := fset.String("model", "", "model directory (default: $"+model.EnvDir+", ./models, ../shared/models)")
+	top := fset.Int("top", 5, "number of classes to print")
+	module := fset.String("action", "build/actions/mobilenet.wasm", "the wasm action module, with -wasm")
+	if err := fset.Parse(args); err != nil {
+		return err
+	}
+	if fset.NArg() == 0 {
+		return errors.New("classify: no files (usage: wasmwhisk classify [-wasm] [-model DIR] [-top N] FILE...)")
+	}
+	if *top < 1 || *top > 1000 {
+		return fmt.Errorf("classify: -top must be between 1 and 1000")
+	}
+	dir, err := model.Resolve(*dirFlag)
+	if err != nil {
+		return fmt.Errorf("classify: %w", err)
+	}
+	var classify func(file string, data []byte) ([]model.Prediction, error)
+	if *useWasm {
+		run, closeFn, err := wasmClassifier(*module, dir)
+		if err != nil {
+			return fmt.Errorf("classify: %w", err)
+		}
+		defer closeFn()
+		classify = func(file string, data []byte) ([]model.Prediction, error) {
+			if strings.HasSuffix(file, ".f32") {
+				return nil, errors.New("raw .f32 tensors are not supported with -wasm (the action takes images)")
+			}
+			return run(data, *top)
+		}
+	} else {
+		c, err := model.Open(dir)
+		if err != nil {
+			return fmt.Errorf("classify: %w", err)
+		}
+		classify = func(file string, data []byte) ([]model.Prediction, error) {
+			var res *model.Result
+			var err error
+			if strings.HasSuffix(file, ".f32") {
+				if len(data)%4 != 0 {
+					return nil, errors.New("a .f32 file must hold float32 values")
+				}
+				x := make([]float32, len(data)/4)
+				for i := range x {
+					x[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+				}
+				res, err = c.ClassifyTensor(x, *top)
+			} else {
+				res, err = c.ClassifyImage(data, *top)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return res.Top, nil
+		}
+	}
+	enc := json.NewEncoder(os.Stdout)
+	failed := 0
+	for _, file := range fset.Args() {
+		line := classifyLine{File: file}
+		start := time.Now()
+		data, err := os.ReadFile(file)
+		if err == nil {
+			line.Top, err = classify(file, data)
+		}
+		line.MS = float64(time.Since(start).Microseconds()) / 1000
+		if err != nil {
+			line.Error = err.Error()
+			failed++
+		}
+		if err := enc.Encode(line); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("classify: %d of %d files failed", failed, fset.NArg())
+	}
+	return nil
+}
+
+// wasmClassifier deploys the wasm action with the model directory's files in its archive and
+// returns a function that classifies one image through it.
+func wasmClassifier(modulePath, dir string) (func([]byte, int) ([]model.Prediction, error), func(), error) {
+	mod, err := os.ReadFile(modulePath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (build it with `make wasm`)", err)
+	}
+	sc, err := model.ReadSidecar(os.DirFS(dir))
+	if err != nil {
+		return nil, nil, err
+	}
+	side, err := json.Marshal(sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	files := map[string][]byte{"main.wasm": mod, model.SidecarFile: side}
+	for _, f := range []string{sc.Model, sc.Labels} {
+		if f == "" {
+			continue
+		}
+		b, err := fs.ReadFile(os.DirFS(dir), f)
+		if err != nil {
+			return nil, nil, err
+		}
+		files[filepath.Base(f)] = b
+	}
+	for name, b := range files {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := w.Write(b); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, nil, err
+	}
+	eng, err := wasm.NewEngine(wasm.EngineConfig{})
+	if err != nil {
+		return nil, nil, err
+	}
+	x := eng.NewExecutor(wasm.Config{})
+	closeFn := func() { x.Close(); eng.Close() }
+	if err := x.Init(context.Background(), runtime.InitRequest{Name: "mobilenet", Main: "main", Code: buf.Bytes()}); err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	run := func(img []byte, top int) ([]model.Prediction, error) {
+		value, _ := json.Marshal(map[string]any{"image": base64.StdEncoding.EncodeToString(img), "top": top})
+		line, _ := json.Marshal(map[string]json.RawMessage{"value": value})
+		var stdout, stderr bytes.Buffer
+		res, err := x.Run(context.Background(), runtime.RunRequest{Value: value, Context: map[string]string{},
+			Env: map[string]string{}, Line: line, Stdout: &stdout, Stderr: &stderr})
+		if err != nil {
+			return nil, err
+		}
+		var out struct {
+			Top   []model.Prediction `json:"top"`
+			Error string             `json:"error"`
+		}
+		if err := json.Unmarshal(res, &out); err != nil {
+			return nil, fmt.Errorf("action result %s: %w", res, err)
+		}
+		if out.Error != "" {
+			return nil, errors.New(out.Error)
+		}
+		return out.Top, nil
+	}
+	return run, closeFn, nil
+}
