@@ -161,3 +161,17 @@ func decodeRecord(t testing.TB, data []byte) record {
 	}
 	return r
 }
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+func decodeList(t testing.TB, data []byte) []record {
+	t.Helper()
+	var out []record
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatalf("decode list: %v", err)
+	}
+	return out
+}
