@@ -209,6 +209,13 @@ type RunOptions struct {
 	OutDir string
 	// Standalone starts (or reuses) the embedded OpenWhisk on 127.0.0.1:3233.
 	Standalone bool
+	// StandaloneBackend is the container backend of a standalone started by
+	// loadgen: wasmhost (in-process wasm:0.1 and native:0.1), process or docker.
+	StandaloneBackend string
+	// ProxyBinary is the actionproxy executable for the process backend.
+	ProxyBinary string
+	// Deploy lists actions to create or replace before the run.
+	Deploy []DeploySpec
 }
 
 // ParseRunFlags parses the arguments of `loadgen run`. getenv supplies
@@ -235,9 +242,17 @@ func ParseRunFlags(args []string, output io.Writer, getenv func(string) string, 
 		namespace   = fs.String("namespace", "", "namespace (default from wskprops, else _)")
 		insecure    = fs.Bool("insecure", false, "skip TLS certificate verification")
 		standalone  = fs.Bool("standalone", false, "use the embedded standalone OpenWhisk on 127.0.0.1:3233 (started in-process if none is running)")
+		backend     = fs.String("standalone-backend", "wasmhost", "backend of a standalone started by loadgen: wasmhost, process or docker")
+		proxyBinary = fs.String("proxy-binary", "bin/actionproxy", "actionproxy executable for -standalone-backend process")
+		deploy      deployFlag
 	)
+	fs.Var(&deploy, "deploy", "create or replace an action first: `name=kind@file` or name=blackbox@image, optional ,memory=MB (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		var ue *UsageError
+		if errors.As(err, &ue) {
 			return nil, err
 		}
 		return nil, &UsageError{err.Error()}
@@ -245,7 +260,12 @@ func ParseRunFlags(args []string, output io.Writer, getenv func(string) string, 
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected arguments %q; flags go before nothing else", fs.Args())
 	}
-	o := &RunOptions{Standalone: *standalone}
+	o := &RunOptions{Standalone: *standalone, StandaloneBackend: *backend, ProxyBinary: *proxyBinary, Deploy: deploy}
+	switch *backend {
+	case "wasmhost", "process", "docker":
+	default:
+		return nil, usagef("-standalone-backend %q: want wasmhost, process or docker", *backend)
+	}
 	var err error
 	if o.Plan.Concurrency, err = ParseConcurrency(*concurrency); err != nil {
 		return nil, err

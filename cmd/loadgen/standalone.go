@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/wasmwhisk/wasmwhisk/loadgen"
+	"github.com/wasmwhisk/wasmwhisk/standalone"
+	"github.com/wasmwhisk/wasmwhisk/standalone/docker"
+	"github.com/wasmwhisk/wasmwhisk/standalone/process"
+	"github.com/wasmwhisk/wasmwhisk/standalone/wasmhost"
+)
+
+// ensureStandalone connects to a standalone OpenWhisk already answering on
+// the target's API host, or starts one in this process with the chosen
+// backend. The returned function stops what it started.
+func ensureStandalone(ctx context.Context, opts *loadgen.RunOptions, stderr io.Writer) (func(), error) {
+	if answers(ctx, opts.Target.APIHost) {
+		fmt.Fprintf(stderr, "standalone: using the OpenWhisk already running at %s\n", opts.Target.APIHost)
+		return func() {}, nil
+	}
+	if opts.Target.APIHost != loadgen.StandaloneAPIHost {
+		return nil, fmt.Errorf("nothing answers at %s, and loadgen only starts a standalone on %s", opts.Target.APIHost, loadgen.StandaloneAPIHost)
+	}
+	var backend standalone.Backend
+	var err error
+	switch opts.StandaloneBackend {
+	case "wasmhost":
+		backend, err = wasmhost.New(wasmhost.Config{})
+	case "process":
+		backend, err = process.New(process.Config{ProxyBinary: opts.ProxyBinary})
+	case "docker":
+		backend, err = docker.New(ctx, docker.Config{Instance: "loadgen"})
+	default:
+		err = fmt.Errorf("unknown backend %q", opts.StandaloneBackend)
+	}
+	if err != nil {
+		return nil, err
+	}
+	dataDir, err := os.MkdirTemp("", "loadgen-standalone-")
+	if err != nil {
+		backend.Close()
+		return nil, err
+	}
+	srv, err := standalone.New(standalone.Config{
+		Listen:  "127.0.0.1:3233",
+		DataDir: dataDir,
+		NoSync:  true,
+		Backend: backend,
+		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		backend.Close()
+		os.RemoveAll(dataDir)
+		return nil, err
+	}
+	if err := srv.Start(ctx); err != nil {
+		srv.Close()
+		os.RemoveAll(dataDir)
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "standalone: started in-process at %s with the %s backend\n", srv.URL(), backend.Name())
+	return func() {
+		if err := srv.Close(); err != nil {
+			fmt.Fprintf(stderr, "standalone: close: %v\n", err)
+		}
+		os.RemoveAll(dataDir)
+	}, nil
+}
+
+// answers says whether an OpenWhisk API is served at apihost (GET /api/v1 needs no key).
+func answers(ctx context.Context, apihost string) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apihost+"/api/v1", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
