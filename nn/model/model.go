@@ -61,8 +61,8 @@ func DefaultSidecar(modelFile string) (Sidecar, bool) {
 	case "mobilenetv2-7.onnx":
 		// The ONNX model zoo's: torchvision normalisation, 1000 logits.
 		return Sidecar{Model: "mobilenetv2-7.onnx", Layout: "NCHW", Width: 224, Height: 224,
-			Mean: [3]float64{0.485 * 255, 0.456 * 255, 0.406 * 255},
-			Std:  [3]float64{0.229 * 255, 0.224 * 255, 0.225 * 255},
+			Mean:   [3]float64{0.485 * 255, 0.456 * 255, 0.406 * 255},
+			Std:    [3]float64{0.229 * 255, 0.224 * 255, 0.225 * 255},
 			Labels: "imagenet_labels.txt", LabelOffset: 1, Softmax: true}, true
 	}
 	return Sidecar{}, false
