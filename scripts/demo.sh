@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# demo.sh — the project's main job (`make demo`): MobileNet as a native/blackbox action against the
+# same source built as wasm:0.1, cold and warm, on the embedded standalone OpenWhisk.
+#
+#   1. builds bin/ (actionproxy, wasmwhisk, loadgen) and the MobileNet action natively and for wasip1,
+#      each packed with the model files as an action zip;
+#   2. builds the Docker images when a Docker engine answers (MobileNet blackbox image);
+#   3. starts `wasmwhisk standalone` on 127.0.0.1:3233 (docker backend if available, else process),
+#      without stem cells so that every cold start is a real one for both variants;
+#   4. runs loadgen: a cold sweep (fresh copy of the action per invocation) at concurrency 1..5 and
+#      a warm run, both through the OpenWhisk REST API;
+#   5. writes results/<timestamp>/: cold/ and warm/ (raw.csv, raw.json, summary.md, plots) and
+#      README.md with the tables and the artifact sizes; and refreshes the results section of
+#      docs/benchmarking.md.
+#
+# Environment (all optional):
+#   DEMO_OUT            output directory                  (default results/<UTC timestamp>)
+#   DEMO_BACKEND        docker | process                  (default docker when `docker info` works)
+#   DEMO_LEVELS         cold sweep levels                 (default 1..5)
+#   DEMO_WARM_LEVELS    warm run levels                   (default 1..5)
+#   DEMO_WARM_COUNT     measured warm invocations/level   (default 10)
+#   DEMO_WARM_WARMUP    warm-up invocations per level     (default 5)
+#   DEMO_UPDATE_DOCS    1 to rewrite docs/benchmarking.md's results section (default 1)
+#   WASMWHISK_MODEL_DIR model directory                   (default ./models, then ../shared/models)
+#   GO                  go command                        (default go)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+GO=${GO:-go}
+stamp=$(date -u +%Y%m%d-%H%M%S)
+out=${DEMO_OUT:-results/$stamp}
+levels=${DEMO_LEVELS:-1..5}
+warm_levels=${DEMO_WARM_LEVELS:-1..5}
+warm_count=${DEMO_WARM_COUNT:-10}
+warm_warmup=${DEMO_WARM_WARMUP:-5}
+apihost=http://127.0.0.1:3233
+auth=23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP
+began=$(date +%s)
+
+say() { echo "demo [$(($(date +%s) - began))s]: $*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# --- model ----------------------------------------------------------------------------------------
+models=${WASMWHISK_MODEL_DIR:-}
+if [ -z "$models" ]; then
+	for d in "$root/models" "$root/../shared/models"; do
+		if [ -f "$d/mobilenetv2-1.0-224.onnx" ]; then models=$d; break; fi
+	done
+fi
+[ -n "$models" ] && [ -f "$models/mobilenetv2-1.0-224.onnx" ] && [ -f "$models/imagenet_labels.txt" ] ||
+	die "no MobileNet model: set WASMWHISK_MODEL_DIR to a directory with mobilenetv2-1.0-224.onnx and imagenet_labels.txt"
+export WASMWHISK_MODEL_DIR=$models
+say "model from $models"
+
+# --- build ----------------------------------------------------------------------------------------
+mkdir -p bin build/demo "$out"
+say "building bin/ (actionproxy, wasmwhisk, loadgen)"
+CGO_ENABLED=1 "$GO" build -trimpath -o bin/ ./cmd/...
+say "building the MobileNet action natively and for wasip1"
+CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/mobilenet ./actions/mobilenet
+GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/mobilenet.wasm ./actions/mobilenet
+
+# Action zips: the executable (exec) or module (main.wasm) beside the model, its sidecar and labels.
+pack() { # pack ZIP ENTRY FILE
+	local zip=$1 entry=$2 file=$3 stage
+	stage=$(mktemp -d)
+	cp "$file" "$stage/$entry"
+	cp "$models/mobilenetv2-1.0-224.onnx" "$models/imagenet_labels.txt" "$stage/"
+	cat >"$stage/model.json" <<-'JSON'
+	{"model":"mobilenetv2-1.0-224.onnx","layout":"NCHW","width":224,"height":224,"mean":[128,128,128],"std":[128,128,128],"labels":"imagenet_labels.txt","label_offset":0,"softmax":false}
+	JSON
+	rm -f "$zip"
+	if command -v zip >/dev/null; then
+		(cd "$stage" && zip -q -X "$root/$zip" "$entry" model.json mobilenetv2-1.0-224.onnx imagenet_labels.txt)
+	else
+		(cd "$stage" && python3 -m zipfile -c "$root/$zip" "$entry" model.json mobilenetv2-1.0-224.onnx imagenet_labels.txt)
+	fi
+	rm -rf "$stage"
+}
+pack build/demo/mobilenet-native.zip exec build/demo/mobilenet
+pack build/demo/mobilenet-wasm.zip main.wasm build/demo/mobilenet.wasm
+
+# --- backend --------------------------------------------------------------------------------------
+backend=${DEMO_BACKEND:-}
+if [ -z "$backend" ]; then
+	if command -v docker >/dev/null && docker info >/dev/null 2>&1; then backend=docker; else backend=process; fi
+fi
+sizes_file="$out/image-sizes.tsv"
+: >"$sizes_file"
+case $backend in
+docker)
+	say "building the Docker images (deploy/docker/build-images.sh)"
+	IMAGE_SIZES_FILE="$sizes_file" bash deploy/docker/build-images.sh mobilenet wasm-runtime >&2
+	native_deploy="mobilenet-native=blackbox@wasmwhisk/mobilenet:${IMAGE_TAG:-0.1}"
+	native_what="blackbox image wasmwhisk/mobilenet:${IMAGE_TAG:-0.1}"
+	;;
+process)
+	native_deploy="mobilenet-native=native:0.1@build/demo/mobilenet-native.zip"
+	native_what="native:0.1 actionloop executable (process backend)"
+	;;
+*) die "DEMO_BACKEND must be docker or process" ;;
+esac
+
+# --- standalone -----------------------------------------------------------------------------------
+up() {
+	if command -v curl >/dev/null; then curl -fsS -o /dev/null "$apihost/api/v1" 2>/dev/null; else (exec 3<>/dev/tcp/127.0.0.1/3233) 2>/dev/null; fi
+}
+if up; then die "something already listens on 127.0.0.1:3233; stop it first (the demo starts its own standalone)"; fi
+data=$(mktemp -d "${TMPDIR:-/tmp}/wasmwhisk-demo.XXXXXX")
+say "starting wasmwhisk standalone ($backend backend, no stem cells)"
+bin/wasmwhisk standalone -listen 127.0.0.1:3233 -backend "$backend" -data "$data" -nosync -prewarm "" \
+	>"$out/standalone.log" 2>&1 &
+standalone_pid=$!
+cleanup() {
+	kill "$standalone_pid" 2>/dev/null && wait "$standalone_pid" 2>/dev/null || true
+	rm -rf "$data"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+	up && break
+	kill -0 "$standalone_pid" 2>/dev/null || die "standalone exited; see $out/standalone.log"
+	sleep 0.2
+done
+up || die "standalone did not start listening; see $out/standalone.log"
+
+# --- measure --------------------------------------------------------------------------------------
+common=(--apihost "$apihost" --auth "$auth" -actions mobilenet-native,mobilenet-wasm)
+cold_cmd=(bin/loadgen run "${common[@]}" -deploy "$native_deploy,memory=512"
+	-deploy "mobilenet-wasm=wasm:0.1@build/demo/mobilenet-wasm.zip,memory=512"
+	-concurrency "$levels" -cold -out "$out/cold")
+warm_cmd=(bin/loadgen run "${common[@]}" -concurrency "$warm_levels" -count "$warm_count" -warmup "$warm_warmup"
+	-out "$out/warm")
+say "cold sweep: ${cold_cmd[*]}"
+"${cold_cmd[@]}" | tee "$out/cold.txt"
+say "warm run: ${warm_cmd[*]}"
+"${warm_cmd[@]}" | tee "$out/warm.txt"
+
+# --- report ---------------------------------------------------------------------------------------
+size() { stat -c %s "$1"; }
+human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB", u); i = 1; while (b >= 1024 && i < 4) { b /= 1024; i++ } printf (i == 1 ? "%d %s" : "%.1f %s"), b, u[i] }'; }
+{
+	echo "# MobileNet: native vs wasm:0.1 on the embedded standalone"
+	echo
+	echo "Made by \`scripts/demo.sh\` (\`make demo\`) on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores,"
+	echo "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), backend **$backend**; $("$GO" version | cut -d' ' -f3)."
+	echo "mobilenet-native is the $native_what; mobilenet-wasm is the same source built for wasip1 (kind wasm:0.1)."
+	echo "Standalone started with no stem cells (\`-prewarm \"\"\`), so a cold start creates a container and sends /init."
+	echo
+	echo "Commands:"
+	echo
+	echo '```'
+	echo "${cold_cmd[*]}" | sed "s/$auth/<guest key>/"
+	echo "${warm_cmd[*]}" | sed "s/$auth/<guest key>/"
+	echo '```'
+	echo
+	echo "## Artifacts"
+	echo
+	echo "| artifact | bytes | size |"
+	echo "| --- | ---: | ---: |"
+	for f in build/demo/mobilenet build/demo/mobilenet.wasm build/demo/mobilenet-native.zip build/demo/mobilenet-wasm.zip \
+		"$models/mobilenetv2-1.0-224.onnx" bin/actionproxy; do
+		echo "| \`$(basename "$f")\` | $(size "$f") | $(human "$(size "$f")") |"
+	done
+	while IFS=$'\t' read -r image bytes; do
+		[ -n "$image" ] && echo "| image \`$image\` | $bytes | $(human "$bytes") |"
+	done <"$sizes_file"
+	echo
+	echo "## Cold starts (every measured activation a fresh copy of the action)"
+	sed -n '/^## mobilenet/,$p' "$out/cold/summary.md" | sed 's/^## /### /; s/](\([a-z_]*\.png\))/](cold\/\1)/'
+	echo
+	echo "## Warm (after $warm_warmup warm-up invocations per level)"
+	sed -n '/^## mobilenet/,$p' "$out/warm/summary.md" | sed 's/^## /### /; s/](\([a-z_]*\.png\))/](warm\/\1)/'
+} >"$out/README.md"
+say "report: $out/README.md"
+
+if [ "${DEMO_UPDATE_DOCS:-1}" = 1 ] && grep -q '<!-- results:begin -->' docs/benchmarking.md; then
+	tmp=$(mktemp)
+	{
+		sed '/<!-- results:begin -->/q' docs/benchmarking.md
+		echo
+		echo "Latest run: \`$out/\` (regenerate with \`make demo\`; numbers below are copied from its README.md)."
+		echo
+		sed -n '/^Made by/,$p' "$out/README.md" | sed 's/^## /### /; s/^### \([a-z]\)/#### \1/' | grep -v '^!\[' 
+		echo
+		sed -n '/<!-- results:end -->/,$p' docs/benchmarking.md
+	} >"$tmp"
+	mv "$tmp" docs/benchmarking.md
+	say "docs/benchmarking.md results section updated"
+fi
+say "done in $(($(date +%s) - began)) s"
