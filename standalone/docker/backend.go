@@ -26,6 +26,9 @@ const (
 	LabelKind = "io.wasmwhisk.kind"
 )
 
+// WasmCacheDir is where the wasm runtime image keeps compiled modules (its -wasm-cache).
+const WasmCacheDir = "/var/cache/wasmwhisk"
+
 // ProxyPort is the port the action proxy listens on inside every container (SPEC §1.1).
 const ProxyPort = 8080
 
@@ -49,6 +52,11 @@ type Config struct {
 	UserMemoryMB int
 	// KeepLeftovers skips the startup cleanup.
 	KeepLeftovers bool
+	// WasmCacheVolume, when set, is a named volume mounted at WasmCacheDir in every wasm:0.1
+	// container, so that a module compiled by one container's /init is only deserialized by
+	// the next cold start (the engine creates the volume on first use). Real OpenWhisk mounts
+	// nothing: there, ship precompiled modules in the action zip instead.
+	WasmCacheVolume string
 }
 
 // Backend runs each action container as a Docker container reached over the bridge network at
@@ -144,6 +152,9 @@ func (b *Backend) Create(ctx context.Context, spec standalone.ContainerSpec) (st
 			LabelInstance: b.instance,
 			LabelKind:     spec.Kind,
 		},
+	}
+	if b.cfg.WasmCacheVolume != "" && spec.Kind == standalone.KindWasm {
+		cfg.Binds = []string{b.cfg.WasmCacheVolume + ":" + WasmCacheDir}
 	}
 	if b.cfg.UserMemoryMB > 0 && spec.MemoryMB > 0 {
 		cfg.CPUShares = max(int64(1024*spec.MemoryMB/b.cfg.UserMemoryMB), 2)

@@ -273,6 +273,47 @@ func TestBackendFailures(t *testing.T) {
 	}
 }
 
+// TestBackendWasmCacheVolume checks that wasm:0.1 containers, and only they, mount the shared
+// module cache volume.
+func TestBackendWasmCacheVolume(t *testing.T) {
+	t.Parallel()
+	c := requireDocker(t)
+	image := requireTinyImage(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	volume := uniqueName("wwtest-modcache-")
+	b, err := New(ctx, Config{Instance: uniqueName("test-"), WasmCacheVolume: volume})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, kind := range []string{standalone.KindWasm, standalone.KindNative, standalone.KindBlackbox} {
+		spec := tinySpec(image, 64, nil)
+		spec.Kind = kind
+		ct, err := b.Create(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := c.InspectContainer(ctx, ct.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mounted := len(info.Mounts) == 1 && info.Mounts[0].Type == "volume" && info.Mounts[0].Name == volume && info.Mounts[0].Destination == WasmCacheDir
+		if mounted != (kind == standalone.KindWasm) || (kind != standalone.KindWasm && len(info.Mounts) != 0) {
+			t.Errorf("kind %s: mounts %+v", kind, info.Mounts)
+		}
+		if err := ct.Destroy(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.RemoveVolume(ctx, volume, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RemoveVolume(ctx, volume, false); !IsNotFound(err) {
+		t.Fatalf("second volume removal: %v, want 404", err)
+	}
+}
+
 // TestBackendLeftovers checks that a new backend removes the containers of its own instance that
 // a previous server left behind, and no others.
 func TestBackendLeftovers(t *testing.T) {

@@ -171,6 +171,8 @@ type ContainerConfig struct {
 	NetworkMode string
 	// User overrides the image's USER.
 	User string
+	// Binds mounts volumes or host paths, "name-or-path:/container/path[:ro]".
+	Binds []string
 }
 
 type createBody struct {
@@ -183,6 +185,7 @@ type createBody struct {
 }
 
 type hostConfig struct {
+	Binds       []string `json:"Binds,omitempty"`
 	Memory      int64  `json:"Memory,omitempty"`
 	MemorySwap  int64  `json:"MemorySwap,omitempty"`
 	CPUShares   int64  `json:"CpuShares,omitempty"`
@@ -199,6 +202,7 @@ func (c *Client) CreateContainer(ctx context.Context, name string, cfg Container
 	for k, v := range cfg.Env {
 		b.Env = append(b.Env, k+"="+v)
 	}
+	b.HostConfig.Binds = cfg.Binds
 	b.HostConfig.Memory = cfg.MemoryBytes
 	b.HostConfig.MemorySwap = cfg.MemoryBytes
 	b.HostConfig.CPUShares = cfg.CPUShares
@@ -240,8 +244,29 @@ type ContainerInfo struct {
 	State ContainerState    `json:"State"`
 	Image string            `json:"Image"`
 	Label map[string]string `json:"-"`
+	// Mounts are the container's volumes and bind mounts.
+	Mounts []Mount `json:"Mounts"`
 	// IP is the container's address on its first network (the bridge by default).
 	IP string `json:"-"`
+}
+
+// Mount is one volume or bind mount of a container.
+type Mount struct {
+	// Type is "volume" or "bind".
+	Type string `json:"Type"`
+	// Name is the volume's name (volumes only).
+	Name string `json:"Name"`
+	// Destination is the path inside the container.
+	Destination string `json:"Destination"`
+}
+
+// RemoveVolume deletes a named volume (force: even if in use).
+func (c *Client) RemoveVolume(ctx context.Context, name string, force bool) error {
+	q := url.Values{}
+	if force {
+		q.Set("force", "1")
+	}
+	return c.call(ctx, "remove volume", http.MethodDelete, "/volumes/"+url.PathEscape(name), q, nil, nil)
 }
 
 // InspectContainer returns the state and address of a container.

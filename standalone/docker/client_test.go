@@ -74,7 +74,7 @@ func TestClientLifecycle(t *testing.T) {
 	if want := `{"api_host":"http://api.example:3233","msg":"ping"}`; body != want {
 		t.Fatalf("/run = %s, want %s", body, want)
 	}
-	rows := readLogsUntil(t, c, id, "stderr: ping")
+	rows := readLogsUntil(t, c, id, "stderr: ping", "stdout: ping")
 	if !containsRow(rows, "stdout", "stdout: ping") || !containsRow(rows, "stdout", "tinyproxy starting") {
 		t.Fatalf("logs = %q", rows)
 	}
@@ -174,9 +174,9 @@ func TestClientErrors(t *testing.T) {
 	}
 }
 
-// readLogsUntil reads the container's whole log (not following) until a line containing want
-// appears.
-func readLogsUntil(t *testing.T, c *Client, id, want string) []logRow {
+// readLogsUntil reads the container's whole log (not following) until every line of want
+// appears (the engine copies the two streams independently).
+func readLogsUntil(t *testing.T, c *Client, id string, want ...string) []logRow {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -195,10 +195,18 @@ func readLogsUntil(t *testing.T, c *Client, id, want string) []logRow {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range rows {
-			if strings.Contains(r.text, want) {
-				return rows
+		missing := 0
+		for _, w := range want {
+			found := false
+			for _, r := range rows {
+				found = found || r.text == w
 			}
+			if !found {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return rows
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("log line %q never appeared; have %q", want, rows)
