@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/runtime"
@@ -16,50 +13,52 @@ import (
 // activation's environment, _start, then the last line of stdout as the result and the rest of
 // the output as logs.
 func (x *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.Time, claim func() bool) (json.RawMessage, error) {
-	base := filepath.Join(a.ioDir, "run-"+strconv.FormatUint(x.seq.Add(1), 10))
-	in, out, errf := base+".in", base+".out", base+".err"
+	var files [3]*stdioFile // stdin, stdout, stderr
 	defer func() {
-		os.Remove(in)
-		os.Remove(out)
-		os.Remove(errf)
+		for _, f := range files {
+			if f != nil {
+				f.close()
+			}
+		}
 	}()
+	for i, name := range []string{"stdin", "stdout", "stderr"} {
+		f, err := newStdioFile(a.ioDir, name)
+		if err != nil {
+			return nil, fmt.Errorf("wasm: run: %s: %w", name, err)
+		}
+		files[i] = f
+	}
+	stdin, stdout, stderr := files[0], files[1], files[2]
 	value := []byte(req.Value)
 	if len(value) == 0 {
 		value = []byte("{}")
 	}
-	if err := os.WriteFile(in, value, 0o600); err != nil {
-		return nil, fmt.Errorf("wasm: run: stdin file: %w", err)
-	}
-	// Create the output files first so that they exist to be read whatever the guest does.
-	for _, p := range []string{out, errf} {
-		if err := os.WriteFile(p, nil, 0o600); err != nil {
-			return nil, fmt.Errorf("wasm: run: output file: %w", err)
-		}
+	if _, err := stdin.f.Write(value); err != nil {
+		return nil, fmt.Errorf("wasm: run: write stdin: %w", err)
 	}
 
-	guestErr := x.execCommand(a, req, deadline, in, out, errf)
+	guestErr := x.execCommand(a, req, deadline, stdin.path, stdout.path, stderr.path)
 	if !claim() {
 		return nil, nil // Run has given up on this activation; only clean up
 	}
 
-	stdout, err := os.Open(out)
+	outSize, err := stdout.size()
 	if err != nil {
 		return nil, fmt.Errorf("wasm: run: %w", err)
 	}
-	defer stdout.Close()
-	fi, err := stdout.Stat()
+	errSize, err := stderr.size()
 	if err != nil {
 		return nil, fmt.Errorf("wasm: run: %w", err)
 	}
-	logEnd, result, resErr := lastLine(stdout, fi.Size(), x.cfg.MaxResultBytes)
+	logEnd, result, resErr := lastLine(stdout.f, outSize, x.cfg.MaxResultBytes)
 	if guestErr != nil {
 		// A failed run has no result: all of its output is log.
-		logEnd = fi.Size()
+		logEnd = outSize
 	}
-	if err := copyLog(req.Stdout, stdout, 0, logEnd, x.cfg.LogLimit, "stdout"); err != nil {
+	if err := copyLog(req.Stdout, stdout.f, 0, logEnd, x.cfg.LogLimit, "stdout"); err != nil {
 		return nil, fmt.Errorf("wasm: run: copy stdout: %w", err)
 	}
-	if err := copyLogFile(req.Stderr, errf, x.cfg.LogLimit); err != nil {
+	if err := copyLog(req.Stderr, stderr.f, 0, errSize, x.cfg.LogLimit, "stderr"); err != nil {
 		return nil, fmt.Errorf("wasm: run: copy stderr: %w", err)
 	}
 	if guestErr != nil {

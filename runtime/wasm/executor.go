@@ -213,7 +213,7 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 		a.module, err = x.eng.loadPrecompiled(art.module)
 		a.info.Source = SourcePrecompiled
 	} else {
-		a.module, a.info.Source, err = x.eng.loadModule(art.module)
+		a.module, a.info.Source, err = x.eng.loadModule(art.module, sum)
 	}
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 )
@@ -82,23 +81,6 @@ func copyLog(dst io.Writer, src io.ReaderAt, off, end, limit int64, stream strin
 		return err
 	}
 	return nil
-}
-
-// copyLogFile copies a whole file with copyLog.
-func copyLogFile(dst io.Writer, name string, limit int64) error {
-	if dst == nil {
-		return nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	return copyLog(dst, f, 0, fi.Size(), limit, "stderr")
 }
 
 // lastByteWriter remembers the last byte written through it.

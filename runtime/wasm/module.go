@@ -140,15 +140,15 @@ func pickModule(files []string) (string, error) {
 	return "", badCode("the zip archive holds no WebAssembly module: expected %s, %s or a single .wasm file", zipModule, zipPrecompiledModule)
 }
 
-// loadModule compiles a WebAssembly module, or loads its compiled code from the cache.
-func (e *Engine) loadModule(wasm []byte) (*wasmtime.Module, ModuleSource, error) {
+// loadModule compiles a WebAssembly module, or loads its compiled code from the cache. sum is
+// the module's SHA-256.
+func (e *Engine) loadModule(wasm []byte, sum [sha256.Size]byte) (*wasmtime.Module, ModuleSource, error) {
 	var cached string
 	if e.cacheDir != "" {
-		sum := sha256.New()
-		sum.Write(wasm)
-		sum.Write([]byte{0})
-		sum.Write([]byte(e.fingerprint))
-		cached = filepath.Join(e.cacheDir, hex.EncodeToString(sum.Sum(nil))+".cwasm")
+		key := sha256.New()
+		key.Write(sum[:])
+		key.Write([]byte(e.fingerprint))
+		cached = filepath.Join(e.cacheDir, hex.EncodeToString(key.Sum(nil))+".cwasm")
 		if _, err := os.Stat(cached); err == nil {
 			if m, err := wasmtime.NewModuleDeserializeFile(e.engine, cached); err == nil {
 				return m, SourceCache, nil

@@ -8,9 +8,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v44"
@@ -53,8 +50,8 @@ type reactorInstance struct {
 	store      *wasmtime.Store
 	mem        *wasmtime.Memory
 	alloc, run *wasmtime.Func
-	out, errf  *os.File // read side of the guest's stdout and stderr files
-	outOff     int64    // bytes of out already copied to a log
+	out, errf  *stdioFile // the guest's stdout and stderr
+	outOff     int64      // bytes of out already copied to a log
 	errOff     int64
 }
 
@@ -62,22 +59,16 @@ type reactorInstance struct {
 // in the instance's files for the caller to copy (copyLogs). On failure the instance is still
 // returned when it holds output worth copying; the caller closes it.
 func (x *Executor) newReactor(a *action, env map[string]string, deadline time.Time) (*reactorInstance, error) {
-	base := filepath.Join(a.ioDir, "reactor-"+strconv.FormatUint(x.seq.Add(1), 10))
-	outPath, errPath := base+".out", base+".err"
 	r := &reactorInstance{}
 	var err error
-	if r.out, err = createReadable(outPath); err != nil {
+	if r.out, err = newStdioFile(a.ioDir, "reactor-stdout"); err != nil {
 		return nil, fmt.Errorf("wasm: reactor stdout: %w", err)
 	}
-	if r.errf, err = createReadable(errPath); err != nil {
-		r.out.Close()
+	if r.errf, err = newStdioFile(a.ioDir, "reactor-stderr"); err != nil {
+		r.out.close()
 		return nil, fmt.Errorf("wasm: reactor stderr: %w", err)
 	}
-	// The files stay open here and in the guest; their names are not needed any more.
-	defer os.Remove(outPath)
-	defer os.Remove(errPath)
-
-	w, err := wasiConfig(a, "", env, "", outPath, errPath)
+	w, err := wasiConfig(a, "", env, "", r.out.path, r.errf.path)
 	if err != nil {
 		r.close()
 		return nil, err
@@ -108,14 +99,6 @@ func (x *Executor) newReactor(a *action, env map[string]string, deadline time.Ti
 		}
 	}
 	return r, nil
-}
-
-// createReadable creates an empty file (for the guest to write) and opens it for reading.
-func createReadable(name string) (*os.File, error) {
-	if err := os.WriteFile(name, nil, 0o600); err != nil {
-		return nil, err
-	}
-	return os.Open(name)
 }
 
 // call runs one activation on the instance. poisoned reports that the instance must not serve
@@ -173,24 +156,29 @@ func (r *reactorInstance) call(x *Executor, line []byte, deadline time.Time) (re
 
 // copyLogs copies what the instance wrote since the last copy to the writers, and frees the
 // copied part of the files.
+// punchEvery is how much copied output a reactor's files may hold before it is freed.
+const punchEvery = 1 << 20
+
 func (r *reactorInstance) copyLogs(x *Executor, stdout, stderr io.Writer) error {
 	for _, s := range []struct {
-		f    *os.File
+		f    *stdioFile
 		off  *int64
 		dst  io.Writer
 		name string
 	}{{r.out, &r.outOff, stdout, "stdout"}, {r.errf, &r.errOff, stderr, "stderr"}} {
-		fi, err := s.f.Stat()
+		end, err := s.f.size()
 		if err != nil {
 			return err
 		}
-		end := fi.Size()
-		if err := copyLog(s.dst, s.f, *s.off, end, x.cfg.LogLimit, s.name); err != nil {
+		if err := copyLog(s.dst, s.f.f, *s.off, end, x.cfg.LogLimit, s.name); err != nil {
 			return err
 		}
+		// Free what was copied now and then, not on every run: it costs a system call.
 		if end > *s.off {
+			if end/punchEvery > *s.off/punchEvery {
+				punchHole(s.f.f, end)
+			}
 			*s.off = end
-			punchHole(s.f, end)
 		}
 	}
 	return nil
@@ -201,10 +189,10 @@ func (r *reactorInstance) close() {
 		r.store.Close()
 	}
 	if r.out != nil {
-		r.out.Close()
+		r.out.close()
 	}
 	if r.errf != nil {
-		r.errf.Close()
+		r.errf.close()
 	}
 }
 
