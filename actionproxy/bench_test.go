@@ -13,7 +13,11 @@ import (
 // benchWarmRun measures a warm /run round trip of the hello action over loopback HTTP against the
 // real proxy binary, with a keep-alive client.
 func benchWarmRun(b *testing.B, executor string, target testbuild.Target) {
-	c := conformance.StartProcess(b, mustProxy(b), []string{"-executor", executor}, nil)
+	args := []string{"-executor", executor}
+	if executor == "wasm" {
+		args = wasmArgs(b)
+	}
+	c := conformance.StartProcess(b, mustProxy(b), args, nil)
 	cl := conformance.NewClient(b, c)
 	if r := cl.Init(sampleCode(b, target), "main", nil); r.Status != http.StatusOK {
 		b.Fatalf("init: %d %s", r.Status, r.Body)

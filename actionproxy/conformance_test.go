@@ -48,10 +48,24 @@ func nativeSuite() conformance.Suite {
 
 func TestConformanceNative(t *testing.T) { nativeSuite().Run(t) }
 
+// wasmCache is one module cache for every proxy a test binary starts, so that each sample is
+// compiled once and later containers deserialize it, as on a real invoker host.
+var wasmCache = sync.OnceValues(func() (string, error) {
+	return os.MkdirTemp("", "wasmwhisk-test-modcache-")
+})
+
+func wasmArgs(t testing.TB) []string {
+	dir, err := wasmCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{"-executor", "wasm", "-wasm-cache", dir}
+}
+
 func wasmSuite(reactor bool) conformance.Suite {
 	return conformance.Suite{
 		Start: func(t *testing.T, opts conformance.Options) *conformance.Container {
-			return conformance.StartProcess(t, mustProxy(t), []string{"-executor", "wasm"}, opts.Env)
+			return conformance.StartProcess(t, mustProxy(t), wasmArgs(t), opts.Env)
 		},
 		Code: func(t *testing.T, s conformance.Sample) string {
 			return sampleCode(t, testbuild.Target{Pkg: samplePkg(s), WASM: true, Reactor: reactor})
