@@ -3,9 +3,9 @@ package loadgen_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"

@@ -135,6 +135,9 @@ func TestRunStatuses(t *testing.T) {
 			if tt.wantRecord && (len(r.ActivationID) != 32 || !r.Cold || r.Kind != "go:1.22") {
 				t.Fatalf("record fields missing: %+v", r)
 			}
+			if tt.code == "appfail" && r.Error != "sorry" {
+				t.Fatalf("error text of the failed activation: %q", r.Error)
+			}
 			if !tt.wantRecord && r.Error == "" {
 				t.Fatalf("no error text for %s: %+v", tt.code, r)
 			}

@@ -101,7 +101,10 @@ var comparisonColumns = []string{"concurrency", "a", "b", "ratio_total(a/b)", "m
 
 func comparisonCells(c Comparison) []string {
 	method := "normal approx."
-	if c.MannWhitney.Exact {
+	switch {
+	case math.IsNaN(c.MannWhitney.P):
+		method = "-"
+	case c.MannWhitney.Exact:
 		method = "exact"
 	}
 	return []string{strconv.Itoa(c.Concurrency), c.A, c.B, fmtFloat(c.Ratio, 2), fmtFloat(c.MannWhitney.U, 1),
@@ -228,6 +231,19 @@ func WriteMarkdown(w io.Writer, res *Result, sum Summary, plots []string) error 
 	for _, l := range sum.Levels {
 		if l.NonCold > 0 {
 			notes = append(notes, fmt.Sprintf("%s at concurrency %d: %d activation(s) were not cold (no initTime) and are excluded", l.Action, l.Concurrency, l.NonCold))
+		}
+	}
+	firstError := map[[2]any]string{}
+	for _, r := range res.Rows {
+		k := [2]any{r.Action, r.Concurrency}
+		if r.Status != StatusSuccess && r.Error != "" && firstError[k] == "" {
+			firstError[k] = r.Status + ": " + r.Error
+		}
+	}
+	for _, l := range sum.Levels {
+		if e := firstError[[2]any{l.Action, l.Concurrency}]; e != "" {
+			notes = append(notes, fmt.Sprintf("%s at concurrency %d: %d not successful, e.g. %s", l.Action, l.Concurrency,
+				l.Errors+l.Failed+l.Throttled+l.Overloaded, strings.ReplaceAll(e, "\n", " ")))
 		}
 	}
 	for _, d := range m.Dropped {

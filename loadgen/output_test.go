@@ -22,8 +22,8 @@ func handRows() *Result {
 	rows := []Row{
 		row("a", 1, 10, 5, 20, StatusSuccess, true),
 		row("a", 1, 30, 5, 40, StatusSuccess, true),
-		row("a", 1, 99, 0, 1, StatusSuccess, false),       // warm in a cold run: excluded
-		row("a", 1, 5, 5, 10, "application error", true), // error: excluded
+		row("a", 1, 99, 0, 1, StatusSuccess, false),                          // warm in a cold run: excluded
+		withError(row("a", 1, 5, 5, 10, "application error", true), "sorry"), // error: excluded
 		{Action: "a", Concurrency: 1, Status: StatusThrottled, HTTPStatus: 429},
 		{Action: "a", Concurrency: 1, Status: StatusOverloaded, HTTPStatus: 503},
 		{Action: "a", Concurrency: 1, Status: StatusFailed, Error: "dial"},
@@ -37,6 +37,8 @@ func handRows() *Result {
 	return &Result{Meta: Meta{Plan: Plan{Actions: []string{"a", "b"}, Concurrency: []int{1, 2}, Cold: true},
 		Dropped: []Dropped{{Action: "b", Concurrency: 2, Repeat: 1, Count: 3}}}, Rows: rows}
 }
+
+func withError(r Row, e string) Row { r.Error = e; return r }
 
 func TestSummarizeRowsByHand(t *testing.T) {
 	sum := SummarizeRows(handRows())
@@ -86,7 +88,7 @@ func TestWriteTableAndMarkdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| concurrency | count | avg_init | max_wait | avg_duration | avg_total |",
-		"| 1 | 2 | 5.0 | 30.0 | 30.0 | 50.0 |", "were not cold", "3 send(s) dropped", "![x](x.png)", "## Comparison"} {
+		"| 1 | 2 | 5.0 | 30.0 | 30.0 | 50.0 |", "were not cold", "3 send(s) dropped", "![x](x.png)", "## Comparison", "4 not successful, e.g. application error: sorry"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}

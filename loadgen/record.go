@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -70,6 +71,36 @@ func (r *Row) fillFromRecord(rec *whisk.Activation) {
 	r.WaitTime, _ = annotationInt(rec.Annotations, "waitTime")
 	r.InitTime, r.Cold = annotationInt(rec.Annotations, "initTime")
 	r.Run = r.Duration - r.InitTime
+	if r.Status != StatusSuccess && r.Error == "" {
+		r.Error = truncate(resultError(rec.Response.Result), 300)
+	}
+}
+
+// resultError renders the "error" field of a failed activation's result.
+func resultError(result any) string {
+	m, ok := result.(map[string]any)
+	if !ok {
+		return ""
+	}
+	switch e := m["error"].(type) {
+	case nil:
+		return ""
+	case string:
+		return e
+	default:
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Sprint(e)
+		}
+		return string(b)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // annotationInt reads a numeric annotation; ok is false when it is absent.

@@ -5,10 +5,10 @@
 #   1. builds bin/ (actionproxy, wasmwhisk, loadgen) and the MobileNet action natively and for wasip1,
 #      each packed with the model files as an action zip;
 #   2. builds the Docker images when a Docker engine answers (MobileNet blackbox image);
-#   3. starts `wasmwhisk standalone` on 127.0.0.1:3233 (docker backend if available, else process),
-#      without stem cells so that every cold start is a real one for both variants;
-#   4. runs loadgen: a cold sweep (fresh copy of the action per invocation) at concurrency 1..5 and
-#      a warm run, both through the OpenWhisk REST API;
+#   3. runs loadgen twice, each time with the embedded standalone OpenWhisk started inside loadgen on
+#      127.0.0.1:3233 (docker backend if available, else process; no stem cells, so every cold start
+#      is a real one for both variants): a cold sweep (fresh copy of the action per invocation) at
+#      concurrency 1..5, then a warm run, both through the OpenWhisk REST API;
 #   5. writes results/<timestamp>/: cold/ and warm/ (raw.csv, raw.json, summary.md, plots) and
 #      README.md with the tables and the artifact sizes; and refreshes the results section of
 #      docs/benchmarking.md.
@@ -35,7 +35,6 @@ warm_levels=${DEMO_WARM_LEVELS:-1..5}
 warm_count=${DEMO_WARM_COUNT:-10}
 warm_warmup=${DEMO_WARM_WARMUP:-5}
 apihost=http://127.0.0.1:3233
-auth=23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP
 began=$(date +%s)
 
 say() { echo "demo [$(($(date +%s) - began))s]: $*" >&2; }
@@ -55,8 +54,8 @@ say "model from $models"
 
 # --- build ----------------------------------------------------------------------------------------
 mkdir -p bin build/demo "$out"
-say "building bin/ (actionproxy, wasmwhisk, loadgen)"
-CGO_ENABLED=1 "$GO" build -trimpath -o bin/ ./cmd/...
+say "building bin/loadgen and bin/actionproxy"
+CGO_ENABLED=1 "$GO" build -trimpath -o bin/ ./cmd/loadgen ./cmd/actionproxy
 say "building the MobileNet action natively and for wasip1"
 CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/mobilenet ./actions/mobilenet
 GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/mobilenet.wasm ./actions/mobilenet
@@ -103,32 +102,17 @@ process)
 esac
 
 # --- standalone -----------------------------------------------------------------------------------
-up() {
-	if command -v curl >/dev/null; then curl -fsS -o /dev/null "$apihost/api/v1" 2>/dev/null; else (exec 3<>/dev/tcp/127.0.0.1/3233) 2>/dev/null; fi
-}
-if up; then die "something already listens on 127.0.0.1:3233; stop it first (the demo starts its own standalone)"; fi
-data=$(mktemp -d "${TMPDIR:-/tmp}/wasmwhisk-demo.XXXXXX")
-say "starting wasmwhisk standalone ($backend backend, no stem cells)"
-bin/wasmwhisk standalone -listen 127.0.0.1:3233 -backend "$backend" -data "$data" -nosync -prewarm "" \
-	>"$out/standalone.log" 2>&1 &
-standalone_pid=$!
-cleanup() {
-	kill "$standalone_pid" 2>/dev/null && wait "$standalone_pid" 2>/dev/null || true
-	rm -rf "$data"
-}
-trap cleanup EXIT
-for _ in $(seq 1 100); do
-	up && break
-	kill -0 "$standalone_pid" 2>/dev/null || die "standalone exited; see $out/standalone.log"
-	sleep 0.2
-done
-up || die "standalone did not start listening; see $out/standalone.log"
+# Each loadgen run starts the embedded standalone in its own process (-standalone) with the chosen
+# backend and no stem cells, deploys the two actions (-deploy) and stops it at the end.
+if curl -fsS -o /dev/null "$apihost/api/v1" 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/3233) 2>/dev/null; then
+	die "something already listens on 127.0.0.1:3233; stop it first (the demo starts its own standalone)"
+fi
 
 # --- measure --------------------------------------------------------------------------------------
-common=(--apihost "$apihost" --auth "$auth" -actions mobilenet-native,mobilenet-wasm)
-cold_cmd=(bin/loadgen run "${common[@]}" -deploy "$native_deploy,memory=512"
-	-deploy "mobilenet-wasm=wasm:0.1@build/demo/mobilenet-wasm.zip,memory=512"
-	-concurrency "$levels" -cold -out "$out/cold")
+common=(-standalone -standalone-backend "$backend" -proxy-binary bin/actionproxy
+	-deploy "$native_deploy,memory=256" -deploy "mobilenet-wasm=wasm:0.1@build/demo/mobilenet-wasm.zip,memory=256"
+	-actions mobilenet-native,mobilenet-wasm)
+cold_cmd=(bin/loadgen run "${common[@]}" -concurrency "$levels" -cold -out "$out/cold")
 warm_cmd=(bin/loadgen run "${common[@]}" -concurrency "$warm_levels" -count "$warm_count" -warmup "$warm_warmup"
 	-out "$out/warm")
 say "cold sweep: ${cold_cmd[*]}"
@@ -145,13 +129,13 @@ human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB", u); i = 1; while (b >= 1
 	echo "Made by \`scripts/demo.sh\` (\`make demo\`) on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores,"
 	echo "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), backend **$backend**; $("$GO" version | cut -d' ' -f3)."
 	echo "mobilenet-native is the $native_what; mobilenet-wasm is the same source built for wasip1 (kind wasm:0.1)."
-	echo "Standalone started with no stem cells (\`-prewarm \"\"\`), so a cold start creates a container and sends /init."
+	echo "The standalone runs inside loadgen (\`-standalone\`) with no stem cells, so a cold start creates a container and sends /init."
 	echo
 	echo "Commands:"
 	echo
 	echo '```'
-	echo "${cold_cmd[*]}" | sed "s/$auth/<guest key>/"
-	echo "${warm_cmd[*]}" | sed "s/$auth/<guest key>/"
+	echo "${cold_cmd[*]}"
+	echo "${warm_cmd[*]}"
 	echo '```'
 	echo
 	echo "## Artifacts"

@@ -16,6 +16,9 @@ import (
 	"github.com/wasmwhisk/wasmwhisk/standalone/wasmhost"
 )
 
+// userMemoryMB is the container memory budget of a standalone loadgen starts (OpenWhisk's default).
+const userMemoryMB = 2048
+
 // ensureStandalone connects to a standalone OpenWhisk already answering on
 // the target's API host, or starts one in this process with the chosen
 // backend. The returned function stops what it started.
@@ -35,7 +38,7 @@ func ensureStandalone(ctx context.Context, opts *loadgen.RunOptions, stderr io.W
 	case "process":
 		backend, err = process.New(process.Config{ProxyBinary: opts.ProxyBinary})
 	case "docker":
-		backend, err = docker.New(ctx, docker.Config{Instance: "loadgen"})
+		backend, err = docker.New(ctx, docker.Config{Instance: "loadgen", UserMemoryMB: userMemoryMB})
 	default:
 		err = fmt.Errorf("unknown backend %q", opts.StandaloneBackend)
 	}
@@ -47,12 +50,26 @@ func ensureStandalone(ctx context.Context, opts *loadgen.RunOptions, stderr io.W
 		backend.Close()
 		return nil, err
 	}
+	// Managed kinds run in the images deploy/docker builds.
+	runtimes := standalone.DefaultRuntimes()
+	if opts.StandaloneBackend == "docker" {
+		for i := range runtimes {
+			switch runtimes[i].Kind {
+			case standalone.KindWasm:
+				runtimes[i].Image = docker.WasmRuntimeImage
+			case standalone.KindNative:
+				runtimes[i].Image = docker.NativeRuntimeImage
+			}
+		}
+	}
 	srv, err := standalone.New(standalone.Config{
-		Listen:  "127.0.0.1:3233",
-		DataDir: dataDir,
-		NoSync:  true,
-		Backend: backend,
-		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Listen:   "127.0.0.1:3233",
+		DataDir:  dataDir,
+		NoSync:   true,
+		Backend:  backend,
+		Runtimes: runtimes,
+		Pool:     standalone.PoolConfig{UserMemoryMB: userMemoryMB}, // no stem cells: every cold start creates a container
+		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		backend.Close()
