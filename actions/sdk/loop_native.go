@@ -11,10 +11,11 @@ import (
 
 // Serve runs the actionloop protocol: it reads one JSON activation per line on stdin, runs the
 // handler, and writes the result as one line on file descriptor 3, until stdin closes. When fd 3
-// is not open (the executable was started by hand), results go to stdout instead.
+// is not the pipe an actionloop proxy passes (the executable was started by hand), results go to
+// stdout instead.
 func Serve() {
 	out := os.NewFile(3, "actionloop-result")
-	if out == nil || !isOpen(out) {
+	if out == nil || !isPipe(out) {
 		out = os.Stdout
 	}
 	if err := serveLoop(os.Stdin, out, os.Getenv("__OW_WAIT_FOR_ACK") != ""); err != nil {
@@ -23,9 +24,11 @@ func Serve() {
 	}
 }
 
-func isOpen(f *os.File) bool {
-	_, err := f.Stat()
-	return err == nil
+// isPipe reports whether f is a pipe. An open fd 3 alone proves nothing: without a proxy, the Go
+// runtime itself may hold fd 3 (its epoll descriptor).
+func isPipe(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeNamedPipe != 0
 }
 
 // serveLoop is the actionloop protocol over the given streams.
