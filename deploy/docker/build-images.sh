@@ -54,8 +54,9 @@ fi
 
 # rootfs shared by every image: the proxy, users, a sticky world-writable /tmp.
 base="$work/base"
-mkdir -p "$base/rootfs/bin" "$base/rootfs/etc" "$base/rootfs/tmp" "$base/home/whisk"
+mkdir -p "$base/rootfs/bin" "$base/rootfs/etc" "$base/rootfs/tmp" "$base/home/whisk" "$base/modcache"
 chmod 1777 "$base/rootfs/tmp"
+chmod 0700 "$base/modcache"
 chmod 0755 "$base/rootfs" "$base/rootfs/bin" "$base/rootfs/etc" "$base/home" "$base/home/whisk"
 install -m 0755 "$proxy" "$base/rootfs/bin/actionproxy"
 cat >"$base/rootfs/etc/passwd" <<'PASSWD'
@@ -100,7 +101,7 @@ built=()
 for img in "${images[@]}"; do
 	ctx="$work/ctx-$img"
 	mkdir -p "$ctx"
-	cp -a "$base/rootfs" "$base/home" "$ctx/"
+	cp -a "$base/rootfs" "$base/home" "$base/modcache" "$ctx/"
 	case "$img" in
 	wasm-runtime) build_one "$img" "$here/wasm-runtime.Dockerfile" "$ctx" ;;
 	native-runtime) build_one "$img" "$here/native-runtime.Dockerfile" "$ctx" ;;
