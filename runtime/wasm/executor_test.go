@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 )
 
@@ -315,5 +316,32 @@ func TestRunBeforeInitAndAfterClose(t *testing.T) {
 	}
 	if err := x.Init(context.Background(), runtime.InitRequest{Code: guestModule(t, false)}); !errors.Is(err, errClosed) {
 		t.Fatalf("Init after Close = %v", err)
+	}
+}
+
+// TestSampleActions runs the project's sample actions: hello under the command ABI and counter
+// under the reactor ABI, whose count must persist across warm runs.
+func TestSampleActions(t *testing.T) {
+	hello := newExecutor(t, sharedEngine(t), Config{}, helloModule(t, false))
+	r := run(t, hello, activation{value: `{"name":"wasm"}`})
+	if r.err != nil || !strings.Contains(r.result, `"greeting":"Hello, wasm!"`) {
+		t.Fatalf("hello = %v %s", r.err, r.result)
+	}
+	if !strings.Contains(r.stdout, "Hello, wasm!") || !strings.Contains(r.stderr, "Hello, wasm!") {
+		t.Errorf("hello logs = %q / %q", r.stdout, r.stderr)
+	}
+
+	counter := newExecutor(t, sharedEngine(t), Config{}, buildModule(t, testbuild.Target{Pkg: "./actions/counter", WASM: true, Reactor: true}))
+	var instance any
+	for want := 1; want <= 3; want++ {
+		r := run(t, counter, activation{})
+		var got map[string]any
+		if r.err != nil || json.Unmarshal([]byte(r.result), &got) != nil {
+			t.Fatalf("counter = %v %s", r.err, r.result)
+		}
+		if got["count"] != float64(want) || (instance != nil && got["instance"] != instance) {
+			t.Fatalf("counter run %d = %s (first instance %v)", want, r.result, instance)
+		}
+		instance = got["instance"]
 	}
 }

@@ -164,7 +164,11 @@ func TestHandWrittenModules(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			x := newExecutor(t, eng, Config{}, wat(t, c.src))
 			for i := 0; i < 2; i++ { // and again: the executor still serves
-				wantStatus(t, run(t, x, activation{}).err, http.StatusBadGateway, c.want)
+				r := run(t, x, activation{})
+				wantStatus(t, r.err, http.StatusBadGateway, c.want)
+				if strings.Contains(c.want, "trapped") && !strings.Contains(r.stderr, "wasm backtrace") {
+					t.Errorf("stderr = %q, want the trap's backtrace", r.stderr)
+				}
 			}
 		})
 	}
