@@ -15,8 +15,8 @@
 #   IMAGE_TAG           tag                          (default 0.1; not "latest", which OpenWhisk
 #                                                      always tries to pull for blackbox actions)
 #   WASMWHISK_MODEL_DIR model directory for mobilenet (default: ./models/, then ../shared/models/)
-#   MOBILENET_FILES     model files to bake in       (default: mobilenetv2-1.0-224.onnx
-#                                                      imagenet_labels.txt, plus *.json sidecars)
+#   MOBILENET_FILES     model files to bake in       (default: model.json and the files it names,
+#                                                      else the first known model + imagenet_labels.txt)
 #   GO                  go command                   (default go)
 #   IMAGE_SIZES_FILE    write "image<TAB>bytes" lines here
 set -euo pipefail
@@ -88,6 +88,23 @@ resolve_model_dir() {
 	return 1
 }
 
+# model_files DIR prints the files the mobilenet action needs from a model directory: model.json
+# and the model and label files it names, else the first known model file and the labels (the
+# same rule as nn/model.ReadSidecar).
+known_models=(mobilenetv2-1.0-224.onnx mobilenetv2-1.0-224-bn-gemm.onnx mobilenetv2-7.onnx)
+model_files() {
+	local d=$1 m
+	if [ -f "$d/model.json" ]; then
+		echo model.json
+		sed -n 's/.*"\(model\|labels\)"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\2/p' "$d/model.json"
+		return 0
+	fi
+	for m in "${known_models[@]}"; do
+		if [ -f "$d/$m" ]; then echo "$m imagenet_labels.txt"; return 0; fi
+	done
+	return 1
+}
+
 build_one() { # name dockerfile context
 	local name=$1 dockerfile=$2 ctx=$3 ref="$prefix/$1:$tag"
 	say "building $ref"
@@ -114,11 +131,12 @@ for img in "${images[@]}"; do
 		mkdir -p "$ctx/action/models"
 		say "building the native mobilenet action (static)"
 		(cd "$root" && CGO_ENABLED=0 "$GO" build -trimpath -ldflags "-s -w" -o "$ctx/action/exec" ./actions/mobilenet)
-		files=${MOBILENET_FILES:-"mobilenetv2-1.0-224.onnx imagenet_labels.txt $(cd "$models" && ls ./*.json 2>/dev/null | grep -v expected || true)"}
+		files=${MOBILENET_FILES:-$(model_files "$models")} || die "no known model in $models (want model.json or ${known_models[*]})"
 		for f in $files; do
 			[ -f "$models/$f" ] || die "model file $models/$f missing"
 			install -m 0644 "$models/$f" "$ctx/action/models/$(basename "$f")"
 		done
+		say "mobilenet model files from $models: $files"
 		chmod 0755 "$ctx/action" "$ctx/action/models" "$ctx/action/exec"
 		build_one "$img" "$here/mobilenet.Dockerfile" "$ctx"
 		;;
