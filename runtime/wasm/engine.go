@@ -50,7 +50,8 @@ type Engine struct {
 	interval    time.Duration
 	fingerprint string
 
-	active atomic.Int64  // guest calls that need the epoch to advance
+	active  atomic.Int64 // guest calls that need the epoch to advance
+	workers atomic.Int64 // run goroutines alive, including abandoned ones
 	wake   chan struct{} // nudges the ticker out of idle
 	stop   chan struct{}
 	done   chan struct{}
@@ -126,13 +127,16 @@ func (e *Engine) Fingerprint() string { return e.fingerprint }
 func (e *Engine) CacheDir() string { return e.cacheDir }
 
 // Close stops the epoch ticker and releases the engine. Executors made from it must be closed
-// first.
+// first. When a guest abandoned at its deadline (blocked in a host call) is still running, the
+// engine is left to the garbage collector instead, so that the guest can finish safely.
 func (e *Engine) Close() error {
 	e.once.Do(func() {
 		close(e.stop)
 		<-e.done
-		e.linker.Close()
-		e.engine.Close()
+		if e.workers.Load() == 0 {
+			e.linker.Close()
+			e.engine.Close()
+		}
 	})
 	return nil
 }

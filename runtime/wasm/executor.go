@@ -87,8 +87,10 @@ type Executor struct {
 	dir    string // private directory, made at Init
 	act    atomic.Pointer[action]
 
-	runs sync.WaitGroup // Run calls in progress
-	seq  atomic.Uint64  // names of stdio files
+	// life is held shared by each Run and exclusively by Close, so that Close waits for the runs
+	// in progress and no run starts on a closed action.
+	life sync.RWMutex
+	seq  atomic.Uint64 // names of stdio files
 }
 
 // action is what a successful Init produced; it is immutable afterwards.
@@ -100,6 +102,9 @@ type action struct {
 	ioDir    string
 	initEnv  map[string]string
 	reactor  *reactorPool // nil for commands
+	// workers counts guest calls in flight, including those Run gave up on; Close releases the
+	// module only when there are none (otherwise the garbage collector does, later).
+	workers atomic.Int64
 }
 
 var _ runtime.Executor = (*Executor)(nil)
@@ -220,7 +225,7 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 	}
 	ok := false
 	defer func() {
-		if !ok {
+		if !ok && a.workers.Load() == 0 {
 			a.module.Close()
 		}
 	}()
@@ -237,16 +242,30 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 			if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 				deadline = d
 			}
-			inst, err := x.newReactor(a, reactorEnv(req.Env), deadline)
-			if inst != nil {
-				if cerr := inst.copyLogs(x, x.cfg.InitStdout, x.cfg.InitStderr); cerr != nil && err == nil {
-					err = fmt.Errorf("wasm: init: copy logs: %w", cerr)
+			// Guarded like a run: a guest blocked in a host call during _initialize must not
+			// hold Init past its deadline.
+			var inst *reactorInstance
+			_, err := x.guard(ctx, a, deadline, func(claim func() bool) (json.RawMessage, error) {
+				r, err := x.newReactor(a, reactorEnv(req.Env), deadline)
+				if !claim() {
+					if r != nil {
+						r.close()
+					}
+					return nil, nil
 				}
-			}
+				if r != nil {
+					if cerr := r.copyLogs(x, x.cfg.InitStdout, x.cfg.InitStderr); cerr != nil && err == nil {
+						err = fmt.Errorf("wasm: init: copy logs: %w", cerr)
+					}
+					if err != nil {
+						r.close()
+					} else {
+						inst = r
+					}
+				}
+				return nil, err
+			}, nil)
 			if err != nil {
-				if inst != nil {
-					inst.close()
-				}
 				return nil, err
 			}
 			a.reactor.put(inst)
@@ -384,15 +403,15 @@ func kindList(k []wasmtime.ValKind) string {
 
 // Run runs one activation. Logs go to req.Stdout and req.Stderr before Run returns.
 func (x *Executor) Run(ctx context.Context, req runtime.RunRequest) (json.RawMessage, error) {
+	x.life.RLock()
+	defer x.life.RUnlock()
 	a := x.act.Load()
 	if a == nil {
 		return nil, runtime.Errorf(http.StatusInternalServerError, "the action is not initialized", nil)
 	}
-	x.runs.Add(1)
-	defer x.runs.Done()
 	deadline := x.deadline(ctx, req.Context)
 	if a.info.ABI == ABICommand {
-		return x.guard(ctx, deadline, func(claim func() bool) (json.RawMessage, error) {
+		return x.guard(ctx, a, deadline, func(claim func() bool) (json.RawMessage, error) {
 			return x.runCommand(a, req, deadline, claim)
 		}, nil)
 	}
@@ -436,11 +455,15 @@ type outcome struct {
 // context ends. work calls claim once the guest is done: true means Run still waits and work may
 // write logs and deliver; false means Run has returned and work must only clean up. onAbandon runs
 // when Run gives up.
-func (x *Executor) guard(ctx context.Context, deadline time.Time, work func(claim func() bool) (json.RawMessage, error), onAbandon func()) (json.RawMessage, error) {
+func (x *Executor) guard(ctx context.Context, a *action, deadline time.Time, work func(claim func() bool) (json.RawMessage, error), onAbandon func()) (json.RawMessage, error) {
 	var state atomic.Int32
 	claim := func() bool { return state.CompareAndSwap(runPending, runClaimed) }
 	done := make(chan outcome, 1)
+	a.workers.Add(1)
+	x.eng.workers.Add(1)
 	go func() {
+		defer x.eng.workers.Add(-1)
+		defer a.workers.Add(-1)
 		r, err := work(claim)
 		done <- outcome{r, err}
 	}()
@@ -454,6 +477,9 @@ func (x *Executor) guard(ctx context.Context, deadline time.Time, work func(clai
 		giveUp = &runtime.TimeoutError{Err: errors.New("the action did not stop at its deadline (it may be blocked in a host call)")}
 	case <-ctx.Done():
 		giveUp = fmt.Errorf("wasm: run: %w", ctx.Err())
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			giveUp = &runtime.TimeoutError{Err: ctx.Err()}
+		}
 	}
 	if !state.CompareAndSwap(runPending, runAbandoned) {
 		o := <-done // the worker claimed first and is delivering
@@ -475,12 +501,16 @@ func (x *Executor) Close() error {
 		return nil
 	}
 	x.closed = true
-	x.runs.Wait()
-	if a := x.act.Swap(nil); a != nil {
+	x.life.Lock()
+	a := x.act.Swap(nil)
+	x.life.Unlock()
+	if a != nil {
 		if a.reactor != nil {
 			a.reactor.close()
 		}
-		a.module.Close()
+		if a.workers.Load() == 0 {
+			a.module.Close()
+		}
 	}
 	if x.dir != "" {
 		if err := os.RemoveAll(x.dir); err != nil {

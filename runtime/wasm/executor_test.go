@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -344,4 +345,29 @@ func TestSampleActions(t *testing.T) {
 		}
 		instance = got["instance"]
 	}
+}
+
+func TestReactorInitFailures(t *testing.T) {
+	reactor := guestModule(t, true)
+	t.Run("exit", func(t *testing.T) {
+		var stdout strings.Builder
+		x := sharedEngine(t).NewExecutor(Config{InitStdout: &stdout, InitStderr: io.Discard})
+		defer x.Close()
+		err := x.Init(context.Background(), runtime.InitRequest{Code: reactor, Env: map[string]string{"GUEST_INIT": "exit"}})
+		wantStatus(t, err, http.StatusBadGateway, "the reactor's _initialize exited with code 4")
+		if stdout.String() != "init: exiting\n" {
+			t.Errorf("init stdout = %q", stdout.String())
+		}
+	})
+	t.Run("sleep past the deadline", func(t *testing.T) {
+		x := sharedEngine(t).NewExecutor(Config{})
+		defer x.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		err := x.Init(ctx, runtime.InitRequest{Code: reactor, Env: map[string]string{"GUEST_INIT": "sleep"}})
+		var te *runtime.TimeoutError
+		if !errors.As(err, &te) {
+			t.Fatalf("Init = %v, want a timeout", err)
+		}
+	})
 }

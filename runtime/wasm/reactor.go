@@ -199,7 +199,7 @@ func (r *reactorInstance) close() {
 // runReactor runs one activation on the action's reactor instance (or on a fresh one).
 func (x *Executor) runReactor(ctx context.Context, a *action, req runtime.RunRequest, deadline time.Time) (json.RawMessage, error) {
 	if x.cfg.FreshReactor {
-		return x.guard(ctx, deadline, func(claim func() bool) (json.RawMessage, error) {
+		return x.guard(ctx, a, deadline, func(claim func() bool) (json.RawMessage, error) {
 			inst, err := x.newReactor(a, req.Env, deadline)
 			if inst != nil {
 				defer inst.close()
@@ -232,7 +232,7 @@ func (x *Executor) runReactor(ctx context.Context, a *action, req runtime.RunReq
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wasm: run: %w", ctx.Err())
 	}
-	return x.guard(ctx, deadline, func(claim func() bool) (json.RawMessage, error) {
+	return x.guard(ctx, a, deadline, func(claim func() bool) (json.RawMessage, error) {
 		var err error
 		if inst == nil {
 			inst, err = x.newReactor(a, req.Env, deadline)

@@ -13,6 +13,9 @@
 //	print     print "bytes" bytes of log on stdout
 //	string    return a JSON string instead of an object
 //	nothing   exit 0 without a result (bypasses the SDK)
+//
+// With GUEST_INIT=exit or GUEST_INIT=sleep in its environment, package initialisation exits with
+// code 4 or sleeps for 10 s (for a reactor, that is _initialize at /init).
 package main
 
 import (
@@ -31,7 +34,17 @@ var count int
 // atLoad is SOME_VAR as seen when the package initialised (before any activation).
 var atLoad = os.Getenv("SOME_VAR")
 
-func init() { sdk.HandleRaw(guest) }
+func init() {
+	sdk.HandleRaw(guest)
+	// GUEST_INIT (in the init env) makes a reactor's _initialize misbehave.
+	switch os.Getenv("GUEST_INIT") {
+	case "exit":
+		fmt.Println("init: exiting")
+		os.Exit(4)
+	case "sleep":
+		time.Sleep(10 * time.Second)
+	}
+}
 
 func num(p map[string]any, k string) int64 {
 	switch v := p[k].(type) {
