@@ -23,6 +23,12 @@ import (
 type Store struct {
 	db *bolt.DB
 
+	// actions caches decoded actions by namespace/name: an invoke must not decode the action's
+	// code (megabytes of base64 for a wasm module) on every call. Entries are replaced, never
+	// modified, so callers may keep the pointers they get.
+	actionsMu sync.RWMutex
+	actions   map[string]*Action
+
 	writes chan *pendingWrite
 	done   chan struct{}
 	wg     sync.WaitGroup
@@ -83,11 +89,18 @@ func (s *Store) Close() error {
 
 func actionKey(namespace, name string) []byte { return []byte(namespace + "/" + name) }
 
-// GetAction returns the action name in namespace.
+// GetAction returns the action name in namespace. The result is shared: callers must not modify it.
 func (s *Store) GetAction(namespace, name string) (*Action, error) {
+	key := string(actionKey(namespace, name))
+	s.actionsMu.RLock()
+	cached := s.actions[key]
+	s.actionsMu.RUnlock()
+	if cached != nil {
+		return cached, nil
+	}
 	var a Action
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketActions).Get(actionKey(namespace, name))
+		v := tx.Bucket(bucketActions).Get([]byte(key))
 		if v == nil {
 			return ErrNotFound
 		}
@@ -96,7 +109,22 @@ func (s *Store) GetAction(namespace, name string) (*Action, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.cacheAction(key, &a)
 	return &a, nil
+}
+
+// cacheAction records the stored state of an action (nil: deleted).
+func (s *Store) cacheAction(key string, a *Action) {
+	s.actionsMu.Lock()
+	defer s.actionsMu.Unlock()
+	if s.actions == nil {
+		s.actions = map[string]*Action{}
+	}
+	if a == nil {
+		delete(s.actions, key)
+		return
+	}
+	s.actions[key] = a
 }
 
 // UpdateAction atomically reads the action (nil when absent), lets update build the new one and
@@ -124,6 +152,8 @@ func (s *Store) UpdateAction(namespace, name string, update func(old *Action) (*
 		out = a
 		return b.Put(key, data)
 	})
+	// Drop the entry whatever happened; the next GetAction reads what was committed.
+	s.cacheAction(string(actionKey(namespace, name)), nil)
 	return out, err
 }
 
@@ -141,6 +171,7 @@ func (s *Store) DeleteAction(namespace, name string) (*Action, error) {
 		}
 		return b.Delete(actionKey(namespace, name))
 	})
+	s.cacheAction(string(actionKey(namespace, name)), nil)
 	if err != nil {
 		return nil, err
 	}
