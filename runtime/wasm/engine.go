@@ -50,12 +50,12 @@ type Engine struct {
 	interval    time.Duration
 	fingerprint string
 
-	active  atomic.Int64 // guest calls that need the epoch to advance
-	workers atomic.Int64 // run goroutines alive, including abandoned ones
-	wake   chan struct{} // nudges the ticker out of idle
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	active  atomic.Int64  // guest calls that need the epoch to advance
+	workers atomic.Int64  // run goroutines alive, including abandoned ones
+	wake    chan struct{} // nudges the ticker out of idle
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
 }
 
 // NewEngine starts an engine. Close it after every executor made from it is closed.

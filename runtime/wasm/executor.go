@@ -2,8 +2,8 @@ package wasm
 
 import (
 	"context"
-	"encoding/hex"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"

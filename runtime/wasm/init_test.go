@@ -26,13 +26,16 @@ const (
   (func (export "wasmwhisk_alloc") (param i32) (result i32) i32.const 1024)
   (func (export "wasmwhisk_run") (param i32 i32) (result i64)
     (i64.or (i64.shl (i64.extend_i32_u (local.get 0)) (i64.const 32)) (i64.extend_i32_u (local.get 1)))))`
-	watTrapCommand  = `(module (memory (export "memory") 1) (func (export "_start") unreachable))`
-	watTrapReactor  = `(module (memory (export "memory") 1)
+	watTrapCommand = `(module (memory (export "memory") 1) (func (export "_start") unreachable))`
+	watTrapReactor = `(module (memory (export "memory") 1)
   (func (export "wasmwhisk_alloc") (param i32) (result i32) i32.const 1024)
   (func (export "wasmwhisk_run") (param i32 i32) (result i64) unreachable))`
 	watWildPointer = `(module (memory (export "memory") 1)
   (func (export "wasmwhisk_alloc") (param i32) (result i32) i32.const 1024)
   (func (export "wasmwhisk_run") (param i32 i32) (result i64) i64.const 0x7fff000000000010))`
+	watOOBCommand = `(module (memory (export "memory") 1)
+  (func (export "_start") (drop (i32.load (i32.const 0x7ffffff0)))))`
+	watRecurseCommand = `(module (func $f (export "_start") (call $f)))`
 	watNoExports      = `(module (memory 1) (func))`
 	watOnlyInitialize = `(module (memory (export "memory") 1) (func (export "_initialize")))`
 	watBadStart       = `(module (func (export "_start") (param i32)))`
@@ -158,6 +161,8 @@ func TestHandWrittenModules(t *testing.T) {
 	}{
 		{"command trap", watTrapCommand, "the action trapped: unreachable instruction executed"},
 		{"reactor trap", watTrapReactor, "the action trapped"},
+		{"out-of-bounds load", watOOBCommand, "the action trapped: out-of-bounds memory access"},
+		{"infinite recursion", watRecurseCommand, "the action trapped: stack overflow"},
 		{"reactor wild pointer", watWildPointer, "outside the guest's memory"},
 	}
 	for _, c := range cases {
