@@ -32,7 +32,8 @@ type Config struct {
 	// on top of the activation's deadline. Zero means 5 minutes, OpenWhisk's largest timeout.
 	MaxDuration time.Duration
 	// FreshReactor makes a reactor module get a fresh instance (and _initialize) for every run
-	// instead of one instance reused by all runs; state then no longer persists between runs.
+	// instead of one instance reused by all runs; state then no longer persists between runs,
+	// and Init only compiles (a failing _initialize shows at the first run).
 	FreshReactor bool
 	// LogLimit caps the bytes of each stream (stdout, stderr) copied to an activation's log;
 	// past it a one-line truncation note is written. Zero means 1 MiB.
@@ -100,7 +101,6 @@ type action struct {
 	name     string
 	filesDir string
 	ioDir    string
-	initEnv  map[string]string
 	reactor  *reactorPool // nil for commands
 	// workers counts guest calls in flight, including those Run gave up on; Close releases the
 	// module only when there are none (otherwise the garbage collector does, later).
@@ -210,7 +210,6 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 		name:     req.Name,
 		filesDir: art.filesDir,
 		ioDir:    dir,
-		initEnv:  req.Env,
 	}
 	sum := sha256.Sum256(art.module)
 	a.info = Info{ModuleSHA256: hex.EncodeToString(sum[:]), HasFiles: art.filesDir != ""}

@@ -371,3 +371,12 @@ func TestReactorInitFailures(t *testing.T) {
 		}
 	})
 }
+
+func TestReactorWithoutLine(t *testing.T) {
+	x := newExecutor(t, sharedEngine(t), Config{}, guestModule(t, true))
+	res, err := x.Run(context.Background(), runtime.RunRequest{Value: json.RawMessage(`{"mode":"env"}`),
+		Context: map[string]string{"activation_id": "no-line"}, Env: map[string]string{}})
+	if err != nil || !strings.Contains(string(res), `"__OW_ACTIVATION_ID":"no-line"`) {
+		t.Fatalf("run without Line = %v %s", err, res)
+	}
+}

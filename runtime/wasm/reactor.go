@@ -198,6 +198,13 @@ func (r *reactorInstance) close() {
 
 // runReactor runs one activation on the action's reactor instance (or on a fresh one).
 func (x *Executor) runReactor(ctx context.Context, a *action, req runtime.RunRequest, deadline time.Time) (json.RawMessage, error) {
+	if len(req.Line) == 0 {
+		line, err := activationLine(req)
+		if err != nil {
+			return nil, err
+		}
+		req.Line = line
+	}
 	if x.cfg.FreshReactor {
 		return x.guard(ctx, a, deadline, func(claim func() bool) (json.RawMessage, error) {
 			inst, err := x.newReactor(a, req.Env, deadline)
@@ -264,4 +271,23 @@ func (x *Executor) runReactor(ctx context.Context, a *action, req runtime.RunReq
 		a.reactor.slot <- inst
 		return result, err
 	}, func() { a.reactor.slot <- nil })
+}
+
+// activationLine rebuilds the /run line from Value and Context, for callers that leave
+// RunRequest.Line empty.
+func activationLine(req runtime.RunRequest) ([]byte, error) {
+	value := req.Value
+	if len(value) == 0 {
+		value = json.RawMessage("{}")
+	}
+	line := make(map[string]any, len(req.Context)+1)
+	for k, v := range req.Context {
+		line[k] = v
+	}
+	line["value"] = value
+	b, err := json.Marshal(line)
+	if err != nil {
+		return nil, runtime.Errorf(http.StatusBadRequest, "the activation's value is not JSON", err)
+	}
+	return b, nil
 }
