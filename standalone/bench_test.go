@@ -20,7 +20,8 @@ var benchBackends = []struct {
 	kind string
 	code func(testing.TB, string) string
 }{
-	{"wasmhost", func(tb testing.TB) standalone.Backend { return newWasmHost(tb) }, "wasm:0.1", wasmCode},
+	{"wasmhost-command", func(tb testing.TB) standalone.Backend { return newWasmHost(tb) }, "wasm:0.1", wasmCode},
+	{"wasmhost-reactor", func(tb testing.TB) standalone.Backend { return newWasmHost(tb) }, "wasm:0.1", wasmReactorCode},
 	{"process-native", func(tb testing.TB) standalone.Backend { return newProcessBackend(tb) }, "native:0.1", nativeCode},
 }
 

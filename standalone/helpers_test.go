@@ -65,6 +65,17 @@ func wasmCode(t testing.TB, pkg string) string {
 	return base64.StdEncoding.EncodeToString(data)
 }
 
+// wasmReactorCode returns the base64 of the wasm reactor build (-buildmode=c-shared) of an action.
+func wasmReactorCode(t testing.TB, pkg string) string {
+	t.Helper()
+	path := testbuild.MustBuild(t, testbuild.Target{Pkg: pkg, WASM: true, Reactor: true})
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(data)
+}
+
 // nativeCode returns the base64 of the native build of an action package.
 func nativeCode(t testing.TB, pkg string) string {
 	t.Helper()
