@@ -17,6 +17,7 @@ var verbs = map[string]struct {
 }{
 	"standalone": {standaloneCmd, "run an OpenWhisk-compatible controller and invoker on this machine"},
 	"classify":   {classifyCmd, "classify images with MobileNet, natively or under the wasm runtime"},
+	"action":     {actionZipCmd, "action zip: pack a wasm module and data files into the zip wsk uploads for --kind wasm:0.1"},
 }
 
 func main() {
