@@ -330,3 +330,28 @@ func TestPrecompiled(t *testing.T) {
 		}
 	})
 }
+
+// FuzzDecodeCode feeds arbitrary /init code to the decoder: it must never panic, and every
+// refusal must be a 502 *runtime.Error with a message for the client.
+func FuzzDecodeCode(f *testing.F) {
+	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
+	f.Add([]byte("\x7fELF"))
+	f.Add([]byte("not code"))
+	f.Add(makeZip(f, zipEntry{name: "main.wasm", body: []byte("\x00asm\x01\x00\x00\x00")}, zipEntry{name: "d/x", body: []byte("x")}))
+	f.Add(makeZip(f, zipEntry{name: "a.wasm", body: []byte("\x00asm")}, zipEntry{name: "b.cwasm", body: []byte("\x7fELF")}))
+	f.Add(makeZip(f, zipEntry{name: "../main.wasm", body: []byte("\x00asm")}))
+	f.Fuzz(func(t *testing.T, code []byte) {
+		dir := t.TempDir()
+		art, err := decodeCode(code, filepath.Join(dir, "action"), zipLimits{maxBytes: 1 << 16, maxEntries: 50}, true)
+		if err != nil {
+			var rerr *runtime.Error
+			if !errors.As(err, &rerr) || rerr.Status != http.StatusBadGateway || rerr.Message == "" {
+				t.Fatalf("decodeCode error %v (%T) is not a 502 for the client", err, err)
+			}
+			return
+		}
+		if !bytes.HasPrefix(art.module, magicWasm) && !bytes.HasPrefix(art.module, magicELF) {
+			t.Fatalf("decodeCode accepted a module starting %q", art.module[:min(4, len(art.module))])
+		}
+	})
+}
