@@ -5,7 +5,7 @@ ACTIONS   := build/actions
 SAMPLES   := hello cpuhash counter
 export CGO_ENABLED ?= 1
 
-.PHONY: all build wasm native-actions test vet bench fuzz images model demo clean
+.PHONY: all build wasm native-actions mobilenet test vet bench bench-mobilenet fuzz images model demo clean
 
 all: build wasm
 
@@ -29,6 +29,13 @@ native-actions:
 		CGO_ENABLED=0 $(GO) build -trimpath -o $(ACTIONS)/$$a ./actions/$$a || exit 1; \
 	done
 
+## mobilenet: the MobileNet action natively, as a wasm command and as a wasm reactor
+mobilenet:
+	@mkdir -p $(ACTIONS)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(ACTIONS)/mobilenet ./actions/mobilenet
+	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -o $(ACTIONS)/mobilenet.wasm ./actions/mobilenet
+	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -buildmode=c-shared -o $(ACTIONS)/mobilenet.reactor.wasm ./actions/mobilenet
+
 ## vet: go vet for the host and for wasip1 (the SDK and the actions must compile there)
 vet:
 	$(GO) vet ./...
@@ -42,13 +49,31 @@ test: vet
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./runtime/... ./actionproxy/...
 
+## bench-mobilenet: one 224x224 inference natively, natively in pure Go, in wasm, and onnxruntime
+bench-mobilenet:
+	bash bench/mobilenet.sh
+
 ## fuzz: a short run of every fuzz target
 fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzInitPayload -fuzztime 30s ./actionproxy
 	$(GO) test -run '^$$' -fuzz FuzzExtractZip -fuzztime 30s ./runtime/archive
+	$(GO) test -run '^$$' -fuzz FuzzDecodeCode -fuzztime 30s ./runtime/wasm
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./nn/onnx
+	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./deploy/openwhisk
+	$(GO) test -run '^$$' -fuzz FuzzDemuxLogs -fuzztime 30s ./standalone/docker
+	$(GO) test -run '^$$' -fuzz FuzzReadRawJSON -fuzztime 30s ./loadgen
 
 ## images: the Docker images (wasm runtime, native runtime, MobileNet blackbox)
 images:
 	bash deploy/docker/build-images.sh
+
+## model: download the ONNX model zoo's mobilenetv2-7 into ./models (needs internet; ../shared/models is used when present)
+model:
+	sh nn/model/download.sh models
+
+## demo: the blackbox-vs-wasm MobileNet comparison on the embedded standalone -> results/<timestamp>/
+demo:
+	bash scripts/demo.sh
 
 clean:
 	rm -rf $(BIN) build
