@@ -109,8 +109,15 @@ build_one() { # name dockerfile context
 	local name=$1 dockerfile=$2 ctx=$3 ref="$prefix/$1:$tag"
 	say "building $ref"
 	cp "$dockerfile" "$ctx/Dockerfile"
+	local old
+	old=$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
 	DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$ctx" >/dev/null 2>"$work/$name.build.log" || {
 		cat "$work/$name.build.log" >&2; die "docker build $ref failed"; }
+	# Drop the image this tag replaced (unless a container still uses it), so rebuilds do not
+	# pile up untagged images.
+	if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$ref")" ]; then
+		docker image rm "$old" >/dev/null 2>&1 || true
+	fi
 	built+=("$ref")
 }
 
