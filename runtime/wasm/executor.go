@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,7 +102,7 @@ type action struct {
 	info     Info
 	name     string
 	filesDir string
-	ioDir    string
+	ioDir    string       // private directory of this action's files; "" when none is needed
 	reactor  *reactorPool // nil for commands
 	// workers counts guest calls in flight, including those Run gave up on; Close releases the
 	// module only when there are none (otherwise the garbage collector does, later).
@@ -180,21 +182,28 @@ func (x *Executor) Init(ctx context.Context, req runtime.InitRequest) error {
 	if x.act.Load() != nil {
 		return errors.New("wasm: init: the action is already initialized")
 	}
-	if x.dir == "" {
-		dir, err := os.MkdirTemp(x.cfg.WorkDir, "wasmwhisk-action-")
-		if err != nil {
+	// Files on disk are only needed for an archive's files, or for the guests' stdio where memory
+	// files are unavailable; a bare module on Linux needs none (and Init saves the system calls).
+	attempt := ""
+	if bytes.HasPrefix(req.Code, magicZip) || bytes.HasPrefix(req.Code, magicZipEmpty) || !memFilesWork() {
+		if x.dir == "" {
+			dir, err := os.MkdirTemp(x.cfg.WorkDir, "wasmwhisk-action-")
+			if err != nil {
+				return fmt.Errorf("wasm: init: %w", err)
+			}
+			x.dir = dir
+		}
+		// A fresh directory per attempt, so that a failed Init leaves nothing behind for the next.
+		var err error
+		if attempt, err = os.MkdirTemp(x.dir, "init-"); err != nil {
 			return fmt.Errorf("wasm: init: %w", err)
 		}
-		x.dir = dir
-	}
-	// A fresh directory per attempt, so that a failed Init leaves nothing behind for the next.
-	attempt, err := os.MkdirTemp(x.dir, "init-")
-	if err != nil {
-		return fmt.Errorf("wasm: init: %w", err)
 	}
 	a, err := x.load(ctx, req, attempt)
 	if err != nil {
-		os.RemoveAll(attempt)
+		if attempt != "" {
+			os.RemoveAll(attempt)
+		}
 		return err
 	}
 	x.act.Store(a)
@@ -202,7 +211,7 @@ func (x *Executor) Init(ctx context.Context, req runtime.InitRequest) error {
 }
 
 func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string) (*action, error) {
-	art, err := decodeCode(req.Code, dir+"/action", zipLimits{maxBytes: x.cfg.MaxArchiveBytes, maxEntries: x.cfg.MaxArchiveEntries}, !x.cfg.DisallowPrecompiled)
+	art, err := decodeCode(req.Code, filepath.Join(dir, "action"), zipLimits{maxBytes: x.cfg.MaxArchiveBytes, maxEntries: x.cfg.MaxArchiveEntries}, !x.cfg.DisallowPrecompiled)
 	if err != nil {
 		return nil, err
 	}
