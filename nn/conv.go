@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/wasmwhisk/wasmwhisk/nn/onnx"
 )
@@ -21,6 +22,10 @@ type convKernel struct {
 	lo, hi                 float32
 	mode                   int
 	col                    []float32
+	// packed holds the weights of each group packed for gemmAsm, made at load when the weights
+	// are constants (else at each run); nil when gemmAsm is nil.
+	packed  []*packedA
+	scratch gemmScratch
 }
 
 func buildConv(n *onnx.Node, in []*info) (kernel, []info, error) {
@@ -89,9 +94,25 @@ func buildConv(n *onnx.Node, in []*info) (kernel, []info, error) {
 		}
 		k.col = make([]float32, size)
 	}
+	if k.mode != convDepthwise && gemmAsm != nil && in[1].c != nil {
+		k.packed = k.packWeights(in[1].c.f)
+	}
+	if !k.act {
+		k.lo, k.hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	}
 	out := []int{k.batch, k.m}
 	out = append(out, g.out...)
 	return k, []info{{shape: out}}, nil
+}
+
+// packWeights packs each group's weights (mg rows of cg·kh·kw) for gemmAsm.
+func (k *convKernel) packWeights(wt []float32) []*packedA {
+	mg, kk := k.m/k.group, (k.c/k.group)*k.kh*k.kw
+	p := make([]*packedA, k.group)
+	for grp := range p {
+		p[grp] = packA(mg, kk, gemmAsm.mr, wt[grp*mg*kk:(grp+1)*mg*kk], kk)
+	}
+	return p
 }
 
 func (k *convKernel) run(in, out []*value) error {
@@ -100,38 +121,63 @@ func (k *convKernel) run(in, out []*value) error {
 	if len(in) > 2 && in[2] != nil {
 		bias = in[2].f
 	}
+	packed := k.packed
+	if packed == nil && gemmAsm != nil && k.mode != convDepthwise {
+		packed = k.packWeights(wt) // weights that are graph inputs
+	}
 	inSz, outSz := k.c*k.h*k.w, k.m*k.oh*k.ow
 	plane := k.oh * k.ow
+	cg, mg := k.c/k.group, k.m/k.group
+	kk := cg * k.kh * k.kw
 	for b := 0; b < k.batch; b++ {
 		xb, yb := x[b*inSz:(b+1)*inSz], y[b*outSz:(b+1)*outSz]
-		for oc := 0; oc < k.m; oc++ {
-			v := float32(0)
+		if k.mode == convDepthwise {
+			k.depthwise(xb, wt, bias, yb)
+			continue
+		}
+		for grp := 0; grp < k.group; grp++ {
+			src, ld := xb[grp*cg*k.h*k.w:], plane
+			if k.mode == convIm2col {
+				k.im2col(src, cg)
+				src = k.col
+			}
+			var gb []float32
 			if bias != nil {
-				v = bias[oc]
+				gb = bias[grp*mg : (grp+1)*mg]
 			}
-			row := yb[oc*plane : (oc+1)*plane]
-			for i := range row {
-				row[i] = v
+			dst := yb[grp*mg*plane : (grp+1)*mg*plane]
+			if packed != nil {
+				gemmPacked(gemmAsm, packed[grp], plane, src, ld, dst, plane, gb, k.lo, k.hi, &k.scratch)
+			} else {
+				gemmBiasActGo(mg, plane, kk, wt[grp*mg*kk:(grp+1)*mg*kk], kk, src, ld, dst, plane, gb, k.lo, k.hi)
 			}
-		}
-		switch k.mode {
-		case convPointwise:
-			gemm(k.m, plane, k.c, wt, k.c, xb, plane, yb, plane)
-		case convDepthwise:
-			depthwiseImpl(k, xb, wt, yb)
-		default:
-			cg, mg := k.c/k.group, k.m/k.group
-			kk := cg * k.kh * k.kw
-			for grp := 0; grp < k.group; grp++ {
-				k.im2col(xb[grp*cg*k.h*k.w:], cg)
-				gemm(mg, plane, kk, wt[grp*mg*kk:], kk, k.col, plane, yb[grp*mg*plane:], plane)
-			}
-		}
-		if k.act {
-			clamp(yb, yb, k.lo, k.hi)
 		}
 	}
 	return nil
+}
+
+// depthwise runs one image of a depthwise convolution: the direct 3×3 kernels when they apply,
+// else bias fill, depthwiseGo and a clamp pass.
+func (k *convKernel) depthwise(x, wt, bias, y []float32) {
+	if k.kh == 3 && k.kw == 3 && k.dh == 1 && k.dw == 1 && k.sh <= 2 && k.sw <= 2 {
+		depthwise3x3Impl(k, x, wt, bias, y)
+		return
+	}
+	plane := k.oh * k.ow
+	for oc := 0; oc < k.m; oc++ {
+		v := float32(0)
+		if bias != nil {
+			v = bias[oc]
+		}
+		row := y[oc*plane : (oc+1)*plane]
+		for i := range row {
+			row[i] = v
+		}
+	}
+	depthwiseGo(k, x, wt, y)
+	if k.act {
+		clamp(y, y, k.lo, k.hi)
+	}
 }
 
 // im2col lays the receptive fields of cg input channels out as rows of k.col.
@@ -225,5 +271,79 @@ func depthwiseGo(k *convKernel, x, wt, y []float32) {
 				}
 			}
 		}
+	}
+}
+
+// depthwise3x3Go is the direct 3×3 depthwise convolution (dilation 1, any stride and padding),
+// with bias and activation fused: each output is its bias plus the in-range taps in row-major
+// order, products rounded before each addition, so it gives exactly depthwiseGo's bits. Rows
+// and columns whose taps are all in range take the unrolled interior path.
+func depthwise3x3Go(k *convKernel, x, wt, bias, y []float32) {
+	plane, inPlane := k.oh*k.ow, k.h*k.w
+	W, sw := k.w, k.sw
+	// Output columns whose three input columns ox*sw-pl+{0,1,2} are all in [0, W).
+	ox0, _ := validRange(W, k.ow, sw, k.pl, 0)
+	_, ox1 := validRange(W, k.ow, sw, k.pl, 2)
+	if ox1 < ox0 {
+		ox1 = ox0
+	}
+	for ch := 0; ch < k.c; ch++ {
+		xc := x[ch*inPlane : (ch+1)*inPlane]
+		yc := y[ch*plane : (ch+1)*plane]
+		w := wt[ch*9 : ch*9+9]
+		var bv float32
+		if bias != nil {
+			bv = bias[ch]
+		}
+		w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
+		for oy := 0; oy < k.oh; oy++ {
+			iy := oy*k.sh - k.pt
+			out := yc[oy*k.ow : (oy+1)*k.ow]
+			if iy < 0 || iy+2 >= k.h {
+				depthwise3x3Edge(k, xc, w, bv, iy, 0, k.ow, out)
+				continue
+			}
+			r0 := xc[iy*W : (iy+1)*W]
+			r1 := xc[(iy+1)*W : (iy+2)*W]
+			r2 := xc[(iy+2)*W : (iy+3)*W]
+			depthwise3x3Edge(k, xc, w, bv, iy, 0, ox0, out)
+			for ox := ox0; ox < ox1; ox++ {
+				ix := ox*sw - k.pl
+				a, b, c := r0[ix:ix+3:ix+3], r1[ix:ix+3:ix+3], r2[ix:ix+3:ix+3]
+				v := bv + float32(w0*a[0])
+				v += float32(w1 * a[1])
+				v += float32(w2 * a[2])
+				v += float32(w3 * b[0])
+				v += float32(w4 * b[1])
+				v += float32(w5 * b[2])
+				v += float32(w6 * c[0])
+				v += float32(w7 * c[1])
+				v += float32(w8 * c[2])
+				out[ox] = clamp1(v, k.lo, k.hi)
+			}
+			depthwise3x3Edge(k, xc, w, bv, iy, ox1, k.ow, out)
+		}
+	}
+}
+
+// depthwise3x3Edge computes outputs [o0, o1) of one output row whose first input row is iy,
+// checking every tap against the borders.
+func depthwise3x3Edge(k *convKernel, xc, w []float32, bv float32, iy, o0, o1 int, out []float32) {
+	for ox := o0; ox < o1; ox++ {
+		ix := ox*k.sw - k.pl
+		v := bv
+		for i := 0; i < 3; i++ {
+			if iy+i < 0 || iy+i >= k.h {
+				continue
+			}
+			row := xc[(iy+i)*k.w : (iy+i+1)*k.w]
+			for j := 0; j < 3; j++ {
+				if ix+j < 0 || ix+j >= k.w {
+					continue
+				}
+				v += float32(w[i*3+j] * row[ix+j])
+			}
+		}
+		out[ox] = clamp1(v, k.lo, k.hi)
 	}
 }

@@ -6,15 +6,103 @@ func gemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, 
 	if m == 0 || n == 0 || k == 0 {
 		return
 	}
-	gemmImpl(m, n, k, a, lda, b, ldb, c, ldc)
+	gemmGo(m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+// gemmBiasActGo computes C = clamp(bias + A·B, lo, hi) (a nil bias is zero; lo = -Inf and
+// hi = +Inf for no activation). It is gemmGo with the bias written into each strip of C before
+// the products are added and the clamp applied to the strip while it is still in cache, so an
+// element gets exactly the bits of "fill with bias, gemm, clamp" done as three passes.
+func gemmBiasActGo(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int,
+	bias []float32, lo, hi float32) {
+	for n0 := 0; n0 < n; n0 += gemmTileN {
+		n1 := min(n0+gemmTileN, n)
+		w := n1 - n0
+		i := 0
+		for ; i+4 <= m; i += 4 {
+			c0 := c[i*ldc+n0 : i*ldc+n1]
+			c1 := c[(i+1)*ldc+n0 : (i+1)*ldc+n1][:w]
+			c2 := c[(i+2)*ldc+n0 : (i+2)*ldc+n1][:w]
+			c3 := c[(i+3)*ldc+n0 : (i+3)*ldc+n1][:w]
+			var v0, v1, v2, v3 float32
+			if bias != nil {
+				v0, v1, v2, v3 = bias[i], bias[i+1], bias[i+2], bias[i+3]
+			}
+			for j := range c0 {
+				c0[j], c1[j], c2[j], c3[j] = v0, v1, v2, v3
+			}
+			p := 0
+			for ; p+2 <= k; p += 2 {
+				r0, r1, r2, r3 := a[i*lda+p:i*lda+p+2], a[(i+1)*lda+p:(i+1)*lda+p+2], a[(i+2)*lda+p:(i+2)*lda+p+2], a[(i+3)*lda+p:(i+3)*lda+p+2]
+				axpy4x2(b[p*ldb+n0:p*ldb+n1], b[(p+1)*ldb+n0:(p+1)*ldb+n1], c0, c1, c2, c3,
+					r0[0], r0[1], r1[0], r1[1], r2[0], r2[1], r3[0], r3[1])
+			}
+			for ; p < k; p++ {
+				a0, a1, a2, a3 := a[i*lda+p], a[(i+1)*lda+p], a[(i+2)*lda+p], a[(i+3)*lda+p]
+				axpy4(b[p*ldb+n0:p*ldb+n1], c0, c1, c2, c3, a0, a1, a2, a3)
+			}
+			clamp(c0, c0, lo, hi)
+			clamp(c1, c1, lo, hi)
+			clamp(c2, c2, lo, hi)
+			clamp(c3, c3, lo, hi)
+		}
+		for ; i < m; i++ {
+			c0 := c[i*ldc+n0 : i*ldc+n1]
+			var v0 float32
+			if bias != nil {
+				v0 = bias[i]
+			}
+			for j := range c0 {
+				c0[j] = v0
+			}
+			for p := 0; p < k; p++ {
+				a0 := a[i*lda+p]
+				bp := b[p*ldb+n0 : p*ldb+n1][:w]
+				for j, bv := range bp {
+					c0[j] += float32(a0 * bv)
+				}
+			}
+			clamp(c0, c0, lo, hi)
+		}
+	}
+}
+
+// axpy4 adds a0·b, a1·b, a2·b and a3·b to c0..c3, rounding each product. It is a separate leaf
+// function so that its loop gets registers of its own.
+//go:noinline
+func axpy4(b, c0, c1, c2, c3 []float32, a0, a1, a2, a3 float32) {
+	n := len(b)
+	c0, c1, c2, c3 = c0[:n], c1[:n], c2[:n], c3[:n]
+	for j, bv := range b {
+		c0[j] += float32(a0 * bv)
+		c1[j] += float32(a1 * bv)
+		c2[j] += float32(a2 * bv)
+		c3[j] += float32(a3 * bv)
+	}
+}
+
+// axpy4x2 is two steps of axpy4 (rows b0 then b1) in one pass over c: each element still gets
+// its two products added one after the other, with half the loads and stores of c.
+//
+//go:noinline
+func axpy4x2(b0, b1, c0, c1, c2, c3 []float32, a00, a01, a10, a11, a20, a21, a30, a31 float32) {
+	n := len(b0)
+	b1, c0, c1, c2, c3 = b1[:n], c0[:n], c1[:n], c2[:n], c3[:n]
+	for j, x0 := range b0 {
+		x1 := b1[j]
+		c0[j] = c0[j] + float32(a00*x0) + float32(a01*x1)
+		c1[j] = c1[j] + float32(a10*x0) + float32(a11*x1)
+		c2[j] = c2[j] + float32(a20*x0) + float32(a21*x1)
+		c3[j] = c3[j] + float32(a30*x0) + float32(a31*x1)
+	}
 }
 
 // gemmTileN is the width of the column strip of B and C kept hot in cache by gemmGo.
 const gemmTileN = 256
 
-// gemmGo is the portable GEMM: four rows of C at a time over a strip of columns, so each loaded
-// row of B feeds four multiply-adds. Products are rounded before the addition (no fused
-// multiply-add), so it gives the same bits on every architecture.
+// gemmGo is the portable general GEMM (ONNX Gemm and MatMul): four rows of C at a time over a
+// strip of columns, so each loaded row of B feeds four multiply-adds. Products are rounded
+// before the addition (no fused multiply-add), so it gives the same bits on every architecture.
 func gemmGo(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	for n0 := 0; n0 < n; n0 += gemmTileN {
 		n1 := n0 + gemmTileN
@@ -50,4 +138,121 @@ func gemmGo(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32
 			}
 		}
 	}
+}
+
+// A convolution's weights as a GEMM left operand, packed once at load: rows (output channels)
+// in panels of mr, and inside a panel k-major (the mr weights of input channel 0, then of
+// channel 1, ...), so the micro-kernel reads them sequentially. Rows past m are zero.
+type packedA struct {
+	m, k, mr int
+	data     []float32
+}
+
+func packA(m, k, mr int, a []float32, lda int) *packedA {
+	panels := (m + mr - 1) / mr
+	p := &packedA{m: m, k: k, mr: mr, data: make([]float32, panels*mr*k)}
+	for i := 0; i < m; i++ {
+		base := (i/mr)*mr*k + i%mr
+		row := a[i*lda : i*lda+k]
+		for kk, v := range row {
+			p.data[base+kk*mr] = v
+		}
+	}
+	return p
+}
+
+// gemmKernel is a register-blocked (assembly) micro-kernel. micro computes one mr×nr tile,
+// C = clamp(bias + A·B, lo, hi), from a packed A panel (k×mr), a packed B strip (k×nr, k-major)
+// and mr biases, writing rows of nr floats ldc apart (c[0], c[ldc], ...). It starts from the
+// bias and adds the k products in increasing k order with fused multiply-adds. Plain Go does
+// better with gemmBiasActGo: without SIMD, a register tile of sixteen scalars spills.
+type gemmKernel struct {
+	mr, nr int
+	micro  func(k int, a, b, bias []float32, lo, hi float32, c []float32, ldc int)
+	// half, if set, is an mr×(nr/2) micro-kernel used for narrow column tails.
+	half func(k int, a, b, bias []float32, lo, hi float32, c []float32, ldc int)
+}
+
+// gemmScratch holds the buffers of gemmPacked, reused between runs (a Model is single-threaded).
+type gemmScratch struct {
+	b    []float32 // packed B strip: k×nr
+	bias []float32 // bias padded to whole panels
+	tile []float32 // a partial tile of C
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// gemmPacked computes, with gk, C = clamp(bias + A·B, lo, hi) for packed A (m×k), row-major B (k×n, row
+// stride ldb) and C (m×n, ldc); a nil bias is zero. Pass lo = -Inf and hi = +Inf for no
+// activation. NaN passes through the clamp.
+func gemmPacked(gk *gemmKernel, pa *packedA, n int, b []float32, ldb int, c []float32, ldc int,
+	bias []float32, lo, hi float32, s *gemmScratch) {
+	m, k, mr, nr := pa.m, pa.k, pa.mr, gk.nr
+	if m == 0 || n == 0 {
+		return
+	}
+	panels := (m + mr - 1) / mr
+	s.bias = grow(s.bias, panels*mr)
+	clear(s.bias)
+	if bias != nil {
+		copy(s.bias, bias[:m])
+	}
+	s.b = grow(s.b, k*nr)
+	s.tile = grow(s.tile, mr*nr)
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] = s.bias[i]
+			}
+			clamp(row, row, lo, hi)
+		}
+		return
+	}
+	for j0 := 0; j0 < n; j0 += nr {
+		w := min(nr, n-j0)
+		micro, bw := gk.micro, nr
+		if w <= nr/2 && gk.half != nil {
+			micro, bw = gk.half, nr/2
+		}
+		// Pack the strip of B: k rows of bw floats, zero past column n.
+		bp := s.b[:k*bw]
+		for kk := 0; kk < k; kk++ {
+			dst := bp[kk*bw : kk*bw+bw]
+			src := b[kk*ldb+j0 : kk*ldb+j0+w]
+			copy(dst, src)
+			clear(dst[w:])
+		}
+		for p := 0; p < panels; p++ {
+			ap := pa.data[p*mr*k : (p+1)*mr*k]
+			pb := s.bias[p*mr : p*mr+mr]
+			i0 := p * mr
+			rows := min(mr, m-i0)
+			if rows == mr && w == bw {
+				micro(k, ap, bp, pb, lo, hi, c[i0*ldc+j0:], ldc)
+				continue
+			}
+			t := s.tile[:mr*bw]
+			micro(k, ap, bp, pb, lo, hi, t, bw)
+			for r := 0; r < rows; r++ {
+				copy(c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+w], t[r*bw:r*bw+w])
+			}
+		}
+	}
+}
+
+// clamp1 is min(max(x, lo), hi) with NaN passing through, as clamp.
+func clamp1(x, lo, hi float32) float32 {
+	if x < lo {
+		x = lo
+	}
+	if x > hi {
+		x = hi
+	}
+	return x
 }

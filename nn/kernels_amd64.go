@@ -3,8 +3,8 @@
 package nn
 
 var (
-	gemmImpl      = gemmGo
-	depthwiseImpl = depthwiseGo
+	gemmAsm          *gemmKernel
+	depthwise3x3Impl = depthwise3x3Go
 )
 
 // Accelerated reports whether assembly kernels are in use.

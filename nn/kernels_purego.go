@@ -2,10 +2,10 @@
 
 package nn
 
-// The portable kernels; amd64 builds without the purego tag use assembly instead.
+// The portable kernels only: no packed-GEMM micro-kernel, and the pure-Go direct depthwise 3×3.
 var (
-	gemmImpl      = gemmGo
-	depthwiseImpl = depthwiseGo
+	gemmAsm          *gemmKernel
+	depthwise3x3Impl = depthwise3x3Go
 )
 
 // Accelerated reports whether assembly kernels are in use.

@@ -1,0 +1,147 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+)
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+// refBiasGemmClamp is the three-pass reference: fill C with the bias, C += A·B with gemmGo,
+// clamp.
+func refBiasGemmClamp(m, n, k int, a, b, bias []float32, lo, hi float32) []float32 {
+	c := make([]float32, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			if bias != nil {
+				c[i*n+j] = bias[i]
+			}
+		}
+	}
+	gemm(m, n, k, a, k, b, n, c, n)
+	clamp(c, c, lo, hi)
+	return c
+}
+
+// gemmShapes are edge sizes around the tiles (4-row strips, 256-column strips, 6×16 and 6×8
+// register tiles) and MobileNetV2's 1x1 shapes.
+var gemmShapes = [][3]int{ // m, k, n
+	{1, 1, 1}, {3, 5, 7}, {4, 2, 16}, {5, 3, 17}, {6, 16, 8}, {7, 9, 9}, {13, 27, 300}, {12, 31, 49},
+	{16, 32, 257}, {24, 144, 196}, {1, 7, 600}, {35, 1, 33}, {64, 0, 5}, {96, 16, 784}, {1280, 320, 49},
+}
+
+// TestGemmBiasActGoBitExact checks that the fused pure-Go GEMM gives exactly the bits of the
+// three-pass reference (same operations in the same order), with and without bias and clamp.
+func TestGemmBiasActGoBitExact(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	inf := float32(math.Inf(1))
+	for _, sh := range gemmShapes {
+		m, k, n := sh[0], sh[1], sh[2]
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		for _, tc := range []struct {
+			bias   []float32
+			lo, hi float32
+		}{{nil, -inf, inf}, {randSlice(r, m), 0, 6}, {randSlice(r, m), 0, inf}} {
+			t.Run(fmt.Sprintf("%dx%dx%d/lo%v", m, k, n, tc.lo), func(t *testing.T) {
+				want := refBiasGemmClamp(m, n, k, a, b, tc.bias, tc.lo, tc.hi)
+				got := make([]float32, m*n)
+				for i := range got {
+					got[i] = float32(math.NaN()) // every element must be written
+				}
+				gemmBiasActGo(m, n, k, a, k, b, n, got, n, tc.bias, tc.lo, tc.hi)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("element %d: got %v, want %v", i, got[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}
+
+// dwCase is a depthwise convolution geometry.
+type dwCase struct{ c, h, w, s, pt, pl, pb, pr int }
+
+var dwCases = []dwCase{
+	{1, 1, 1, 1, 1, 1, 1, 1}, {2, 3, 3, 1, 1, 1, 1, 1}, {3, 7, 9, 1, 1, 1, 1, 1}, {2, 8, 8, 2, 0, 0, 1, 1},
+	{2, 9, 10, 2, 1, 1, 1, 1}, {1, 5, 4, 1, 0, 0, 0, 0}, {2, 6, 11, 2, 0, 0, 0, 0}, {1, 2, 2, 2, 2, 2, 2, 2},
+	{3, 4, 17, 1, 2, 0, 0, 2}, {32, 112, 112, 1, 1, 1, 1, 1}, {96, 112, 112, 2, 0, 0, 1, 1},
+	{5, 14, 14, 2, 1, 1, 1, 1}, {4, 7, 7, 1, 1, 1, 1, 1}, {2, 1, 40, 1, 1, 1, 1, 1}, {2, 40, 1, 2, 1, 1, 1, 1},
+}
+
+func (d dwCase) kernel(act bool) *convKernel {
+	k := &convKernel{batch: 1, c: d.c, m: d.c, group: d.c, h: d.h, w: d.w, kh: 3, kw: 3,
+		sh: d.s, sw: d.s, dh: 1, dw: 1, pt: d.pt, pl: d.pl, mode: convDepthwise}
+	k.oh = (d.h+d.pt+d.pb-3)/d.s + 1
+	k.ow = (d.w+d.pl+d.pr-3)/d.s + 1
+	k.lo, k.hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	if act {
+		k.act, k.lo, k.hi = true, 0, 6
+	}
+	return k
+}
+
+// refDepthwise is the reference: bias fill, depthwiseGo (one tap at a time), clamp.
+func refDepthwise(k *convKernel, x, wt, bias []float32) []float32 {
+	plane := k.oh * k.ow
+	y := make([]float32, k.c*plane)
+	for ch := 0; ch < k.c; ch++ {
+		for i := 0; i < plane; i++ {
+			y[ch*plane+i] = bias[ch]
+		}
+	}
+	depthwiseGo(k, x, wt, y)
+	if k.act {
+		clamp(y, y, k.lo, k.hi)
+	}
+	return y
+}
+
+// TestDepthwise3x3GoBitExact checks the direct 3×3 kernel against the tap-at-a-time reference,
+// bit for bit, over strides 1 and 2, asymmetric padding and planes smaller than the kernel.
+func TestDepthwise3x3GoBitExact(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	for _, d := range dwCases {
+		for _, act := range []bool{false, true} {
+			k := d.kernel(act)
+			if k.oh <= 0 || k.ow <= 0 {
+				t.Fatalf("bad case %+v", d)
+			}
+			t.Run(fmt.Sprintf("%+v/act=%v", d, act), func(t *testing.T) {
+				x, wt, bias := randSlice(r, d.c*d.h*d.w), randSlice(r, d.c*9), randSlice(r, d.c)
+				want := refDepthwise(k, x, wt, bias)
+				got := make([]float32, len(want))
+				for i := range got {
+					got[i] = float32(math.NaN())
+				}
+				depthwise3x3Go(k, x, wt, bias, got)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("element %d: got %v, want %v", i, got[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestClampKeepsNaN checks the fused epilogue's clamp on NaN and infinities.
+func TestClampKeepsNaN(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for _, tc := range []struct{ x, lo, hi, want float32 }{
+		{nan, 0, 6, nan}, {-1, 0, 6, 0}, {7, 0, 6, 6}, {3, 0, 6, 3}, {inf, 0, 6, 6}, {-inf, -inf, inf, -inf},
+	} {
+		got := clamp1(tc.x, tc.lo, tc.hi)
+		if math.Float32bits(got) != math.Float32bits(tc.want) && !(got != got && tc.want != tc.want) {
+			t.Errorf("clamp1(%v, %v, %v) = %v, want %v", tc.x, tc.lo, tc.hi, got, tc.want)
+		}
+	}
+}
