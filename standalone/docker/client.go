@@ -186,10 +186,10 @@ type createBody struct {
 
 type hostConfig struct {
 	Binds       []string `json:"Binds,omitempty"`
-	Memory      int64  `json:"Memory,omitempty"`
-	MemorySwap  int64  `json:"MemorySwap,omitempty"`
-	CPUShares   int64  `json:"CpuShares,omitempty"`
-	NetworkMode string `json:"NetworkMode,omitempty"`
+	Memory      int64    `json:"Memory,omitempty"`
+	MemorySwap  int64    `json:"MemorySwap,omitempty"`
+	CPUShares   int64    `json:"CpuShares,omitempty"`
+	NetworkMode string   `json:"NetworkMode,omitempty"`
 	LogConfig   struct {
 		Type string `json:"Type"`
 	} `json:"LogConfig"`
