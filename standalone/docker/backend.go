@@ -168,7 +168,7 @@ func (b *Backend) Create(ctx context.Context, spec standalone.ContainerSpec) (st
 	if err != nil {
 		return nil, b.createError(spec, err)
 	}
-	c := &Container{backend: b, id: id, logs: standalone.NewLogBuffer()}
+	c := &Container{backend: b, id: id, logs: standalone.NewLogBuffer(), exited: make(chan struct{})}
 	if err := b.client.StartContainer(ctx, id); err != nil {
 		c.remove()
 		return nil, b.createError(spec, err)
@@ -252,6 +252,9 @@ type Container struct {
 
 	stopLogs context.CancelFunc
 	logsDone chan struct{}
+	// exited is closed when the container is known to have stopped (its log stream ended and
+	// the engine says it is not running), so that Init stops retrying a dead proxy.
+	exited chan struct{}
 
 	destroyOnce sync.Once
 	destroyErr  error
@@ -282,14 +285,40 @@ func (c *Container) startLogs() {
 		_ = DemuxLogs(rc, func(stream string, t time.Time, text string) {
 			c.logs.Add(stream, text, t)
 		})
+		if ctx.Err() != nil {
+			return // Destroy stopped us
+		}
+		info, err := c.backend.client.InspectContainer(ctx, c.id)
+		if IsNotFound(err) || err == nil && !info.State.Running && !info.State.Paused {
+			close(c.exited)
+		}
 	}()
 }
 
-// Init implements standalone.Container.
+// Init implements standalone.Container. It stops retrying as soon as the container has exited
+// (a proxy that crashed at start), answering ErrNoResponse or ErrOOM instead of waiting for
+// the action's time limit.
 func (c *Container) Init(ctx context.Context, body []byte) (int, []byte, error) {
-	status, resp, err := c.proxy.Init(ctx, body)
-	if err != nil && errors.Is(err, standalone.ErrNoResponse) && ctx.Err() == nil && c.oomKilled(ctx) {
+	initCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.exited:
+			cancel()
+		case <-initCtx.Done():
+		}
+	}()
+	status, resp, err := c.proxy.Init(initCtx, body)
+	if err == nil || ctx.Err() != nil {
+		return status, resp, err
+	}
+	if c.oomKilled(ctx) {
 		return status, resp, fmt.Errorf("init: %w", standalone.ErrOOM)
+	}
+	select {
+	case <-c.exited:
+		return status, resp, fmt.Errorf("init: container exited: %w", standalone.ErrNoResponse)
+	default:
 	}
 	return status, resp, err
 }

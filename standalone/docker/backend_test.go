@@ -251,6 +251,23 @@ func TestBackendFailures(t *testing.T) {
 		}
 	})
 
+	t.Run("proxy exits at start", func(t *testing.T) {
+		// The proxy lives one second without listening, then exits.
+		spec := tinySpec(image, 64, map[string]string{"TINY_EXIT_AT_START": "1", "TINY_LISTEN_DELAY": "1s"})
+		c, err := b.Create(ctx, spec)
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		defer c.Destroy(ctx)
+		// Init must give up when the container is gone, long before this 60 s limit.
+		initCtx, initCancel := context.WithTimeout(ctx, 60*time.Second)
+		defer initCancel()
+		_, _, err = c.Init(initCtx, []byte(`{"value":{}}`))
+		if !errors.Is(err, standalone.ErrNoResponse) || initCtx.Err() != nil {
+			t.Fatalf("init of an exited container: err = %v (ctx %v), want ErrNoResponse before the deadline", err, initCtx.Err())
+		}
+	})
+
 	tests := []struct {
 		name      string
 		kind      string

@@ -28,6 +28,10 @@ func main() {
 	if d, err := time.ParseDuration(os.Getenv("TINY_LISTEN_DELAY")); err == nil {
 		time.Sleep(d)
 	}
+	if os.Getenv("TINY_EXIT_AT_START") != "" {
+		fmt.Fprintln(os.Stderr, "tinyproxy: exiting at start")
+		os.Exit(4)
+	}
 	if os.Getenv("TINY_NO_LISTEN") != "" {
 		for {
 			time.Sleep(time.Hour)
