@@ -268,18 +268,25 @@ func TestBackendFailures(t *testing.T) {
 		}
 	})
 
+	// An image whose entrypoint does not exist: docker run exits 127 in OpenWhisk.
+	const noExec = "wasmwhisk-test/noexec:test"
+	if _, err := b.Client().BuildImage(ctx, noExec, tarOf(t, map[string][]byte{"Dockerfile": []byte("FROM scratch\nENTRYPOINT [\"/nope\"]\n")})); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name      string
+		image     string
 		kind      string
 		developer bool
 		message   string
 	}{
-		{"blackbox image missing", standalone.KindBlackbox, true, "Failed to pull container image 'wasmwhisk-test/absent:none'."},
-		{"runtime image missing", standalone.KindWasm, false, "Failed to provision resources to run the action."},
+		{"blackbox image missing", "wasmwhisk-test/absent:none", standalone.KindBlackbox, true, "Failed to pull container image 'wasmwhisk-test/absent:none'."},
+		{"runtime image missing", "wasmwhisk-test/absent:none", standalone.KindWasm, false, "Failed to provision resources to run the action."},
+		{"blackbox executable missing", noExec, standalone.KindBlackbox, true, "executable file not found in image " + noExec},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec := tinySpec("wasmwhisk-test/absent:none", 64, nil)
+			spec := tinySpec(tt.image, 64, nil)
 			spec.Kind = tt.kind
 			_, err := b.Create(ctx, spec)
 			var ce *standalone.CreateError
