@@ -39,8 +39,8 @@ if [ "$(id -u)" != 0 ]; then
 	fi
 fi
 
-if ! command -v dockerd >/dev/null 2>&1; then
-	say "dockerd missing: installing Debian's docker.io"
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+	say "dockerd or docker missing: installing Debian's docker.io"
 	export DEBIAN_FRONTEND=noninteractive
 	# Other installs may hold the dpkg/apt locks: wait for them instead of failing.
 	apt_wait=(-o DPkg::Lock::Timeout=300)
@@ -52,13 +52,14 @@ if ! command -v docker >/dev/null 2>&1; then
 	say "docker CLI missing after install"; exit 1
 fi
 
-# A stale pid file from a dead daemon stops a new one from starting.
+# dockerd writes its pid here; a stale file from a dead daemon stops a new one from starting.
 pidfile=/var/run/docker.pid
-if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-	$sudo rm -f "$pidfile"
+running=0
+if [ -f "$pidfile" ]; then
+	if $sudo kill -0 "$(cat "$pidfile")" 2>/dev/null; then running=1; else $sudo rm -f "$pidfile"; fi
 fi
 
-if ! pgrep -x dockerd >/dev/null 2>&1; then
+if [ "$running" = 0 ]; then
 	say "starting dockerd (log: $log)"
 	$sudo mkdir -p "$(dirname "$log")"
 	# nohup + setsid: the daemon outlives this script and its session.
