@@ -37,7 +37,11 @@ func (x *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.T
 		return nil, fmt.Errorf("wasm: run: write stdin: %w", err)
 	}
 
+	unwatchOut := x.eng.watch(&watchedFile{f: stdout.f, head: x.cfg.LogLimit, tail: x.cfg.MaxResultBytes + 1})
+	unwatchErr := x.eng.watch(&watchedFile{f: stderr.f, head: x.cfg.LogLimit})
 	guestErr := x.execCommand(a, req, deadline, stdin.path, stdout.path, stderr.path)
+	unwatchOut()
+	unwatchErr()
 	if !claim() {
 		return nil, nil // Run has given up on this activation; only clean up
 	}

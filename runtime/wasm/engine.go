@@ -52,6 +52,7 @@ type Engine struct {
 
 	active  atomic.Int64  // guest calls that need the epoch to advance
 	workers atomic.Int64  // run goroutines alive, including abandoned ones
+	watched watchers      // guest output files to keep small (watch.go)
 	wake    chan struct{} // nudges the ticker out of idle
 	stop    chan struct{}
 	done    chan struct{}
@@ -171,6 +172,7 @@ func (e *Engine) tick() {
 	defer t.Stop()
 	var base time.Time // when the ticker last woke
 	var advanced int64 // increments since base
+	var trimmed time.Time
 	idle := true
 	t.Stop()
 	for {
@@ -188,6 +190,10 @@ func (e *Engine) tick() {
 		case now := <-t.C:
 			for due := int64(now.Sub(base) / e.interval); advanced < due; advanced++ {
 				e.engine.IncrementEpoch()
+			}
+			if now.Sub(trimmed) >= trimEvery {
+				e.trimWatched()
+				trimmed = now
 			}
 			if e.active.Load() == 0 {
 				t.Stop()

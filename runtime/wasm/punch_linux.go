@@ -5,10 +5,12 @@ import (
 	"syscall"
 )
 
-// punchHole frees the disk space of the first n bytes of f without changing its size or the
-// offsets of writers (the guest keeps writing at its own offset). Best effort: a file system
-// without hole punching just keeps the bytes until the instance is closed.
-func punchHole(f *os.File, n int64) {
+// punchHole frees the memory or disk behind bytes [off, off+n) of f without changing its size or
+// the offsets of writers (the guest keeps writing at its own offset); the range reads as zeros
+// afterwards. Best effort: where hole punching fails the bytes just stay.
+func punchHole(f *os.File, off, n int64) {
 	const punchHoleKeepSize = 0x02 | 0x01 // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
-	_ = syscall.Fallocate(int(f.Fd()), punchHoleKeepSize, 0, n)
+	if n > 0 {
+		_ = syscall.Fallocate(int(f.Fd()), punchHoleKeepSize, off, n)
+	}
 }

@@ -4,6 +4,6 @@ package wasm
 
 import "os"
 
-// punchHole is a no-op where hole punching is not available: reactor output files keep their
-// bytes until the instance is closed.
-func punchHole(f *os.File, n int64) {}
+// punchHole is a no-op where hole punching is not available: output files keep their bytes until
+// they are closed.
+func punchHole(f *os.File, off, n int64) {}

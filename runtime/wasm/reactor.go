@@ -73,6 +73,8 @@ func (x *Executor) newReactor(a *action, env map[string]string, deadline time.Ti
 		r.close()
 		return nil, err
 	}
+	defer x.eng.watch(&watchedFile{f: r.out.f, head: x.cfg.LogLimit})()
+	defer x.eng.watch(&watchedFile{f: r.errf.f, head: x.cfg.LogLimit})()
 	r.store = x.newStore(w)
 	x.eng.enter()
 	defer x.eng.leave()
@@ -107,6 +109,8 @@ func (r *reactorInstance) call(x *Executor, line []byte, deadline time.Time) (re
 	if int64(len(line)) > math.MaxInt32 {
 		return nil, runtime.Errorf(http.StatusRequestEntityTooLarge, "the activation is too large for a 32-bit guest", nil), false
 	}
+	defer x.eng.watch(&watchedFile{f: r.out.f, from: r.outOff, head: x.cfg.LogLimit})()
+	defer x.eng.watch(&watchedFile{f: r.errf.f, from: r.errOff, head: x.cfg.LogLimit})()
 	x.eng.enter()
 	defer x.eng.leave()
 	r.store.SetEpochDeadline(x.eng.deadlineTicks(time.Until(deadline)))
@@ -176,7 +180,7 @@ func (r *reactorInstance) copyLogs(x *Executor, stdout, stderr io.Writer) error 
 		// Free what was copied now and then, not on every run: it costs a system call.
 		if end > *s.off {
 			if end/punchEvery > *s.off/punchEvery {
-				punchHole(s.f.f, end)
+				punchHole(s.f.f, 0, end)
 			}
 			*s.off = end
 		}
