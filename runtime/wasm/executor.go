@@ -93,6 +93,7 @@ type Executor struct {
 	// life is held shared by each Run and exclusively by Close, so that Close waits for the runs
 	// in progress and no run starts on a closed action.
 	life sync.RWMutex
+	quit chan struct{} // closed when Close starts: runs waiting for the reactor give up
 	seq  atomic.Uint64 // names of stdio files
 }
 
@@ -155,7 +156,7 @@ func (e *Engine) NewExecutor(cfg Config) *Executor {
 	if cfg.InitStderr == nil {
 		cfg.InitStderr = os.Stderr
 	}
-	return &Executor{eng: e, cfg: cfg}
+	return &Executor{eng: e, cfg: cfg, quit: make(chan struct{})}
 }
 
 // Info describes the loaded action; ok is false before a successful Init.
@@ -509,6 +510,7 @@ func (x *Executor) Close() error {
 		return nil
 	}
 	x.closed = true
+	close(x.quit)
 	x.life.Lock()
 	a := x.act.Swap(nil)
 	x.life.Unlock()

@@ -242,6 +242,8 @@ func (x *Executor) runReactor(ctx context.Context, a *action, req runtime.RunReq
 		return nil, &runtime.TimeoutError{Err: errors.New("the action's deadline passed while it waited for the reactor instance")}
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wasm: run: %w", ctx.Err())
+	case <-x.quit:
+		return nil, errClosed
 	}
 	return x.guard(ctx, a, deadline, func(claim func() bool) (json.RawMessage, error) {
 		var err error
