@@ -26,6 +26,7 @@ type convKernel struct {
 	// are constants (else at each run); nil when gemmAsm is nil.
 	packed  []*packedA
 	scratch gemmScratch
+	dwPad   []float32 // zero-padded input plane of the assembly depthwise kernel
 }
 
 func buildConv(n *onnx.Node, in []*info) (kernel, []info, error) {

@@ -145,3 +145,113 @@ func TestClampKeepsNaN(t *testing.T) {
 		}
 	}
 }
+
+func absSlice(s []float32) []float32 {
+	if s == nil {
+		return nil
+	}
+	r := make([]float32, len(s))
+	for i, v := range s {
+		r[i] = float32(math.Abs(float64(v)))
+	}
+	return r
+}
+
+// closeEnough reports whether got is within FMA rounding of want: each of the n additions may
+// differ by one rounding of a partial sum, bounded by the sum of magnitudes mag.
+func closeEnough(got, want, mag float32, n int) bool {
+	if math.IsNaN(float64(want)) {
+		return math.IsNaN(float64(got))
+	}
+	return math.Abs(float64(got-want)) <= 2e-7*float64(n+2)*float64(mag)+1e-30
+}
+
+// TestGemmAsmMatchesGo checks the assembly GEMM (packed weights, 6×16 and 6×8 tiles, fused
+// bias and clamp) against the pure-Go reference within FMA rounding, on sizes that are not
+// multiples of the tiles.
+func TestGemmAsmMatchesGo(t *testing.T) {
+	if gemmAsm == nil {
+		t.Skip("no assembly GEMM in this build or on this CPU")
+	}
+	r := rand.New(rand.NewSource(3))
+	inf := float32(math.Inf(1))
+	var s gemmScratch
+	for _, sh := range append(gemmShapes, [3]int{7, 40, 24}, [3]int{11, 3, 8}, [3]int{6, 1, 1}) {
+		m, k, n := sh[0], sh[1], sh[2]
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		for _, tc := range []struct {
+			bias   []float32
+			lo, hi float32
+		}{{nil, -inf, inf}, {randSlice(r, m), 0, 6}, {randSlice(r, m), -0.5, 0.5}} {
+			t.Run(fmt.Sprintf("%dx%dx%d/lo%v", m, k, n, tc.lo), func(t *testing.T) {
+				want := refBiasGemmClamp(m, n, k, a, b, tc.bias, tc.lo, tc.hi)
+				mag := refBiasGemmClamp(m, n, k, absSlice(a), absSlice(b), absSlice(tc.bias), -inf, inf)
+				// C has a wider row stride than n: the kernel must keep to its columns.
+				ldc := n + 3
+				got := make([]float32, m*ldc)
+				for i := range got {
+					got[i] = 12345
+				}
+				pa := packA(m, k, gemmAsm.mr, a, k)
+				gemmPacked(gemmAsm, pa, n, b, n, got, ldc, tc.bias, tc.lo, tc.hi, &s)
+				for i := 0; i < m; i++ {
+					for j := 0; j < ldc; j++ {
+						g := got[i*ldc+j]
+						if j >= n {
+							if g != 12345 {
+								t.Fatalf("wrote outside C at row %d column %d", i, j)
+							}
+							continue
+						}
+						if !closeEnough(g, want[i*n+j], mag[i*n+j], k) {
+							t.Fatalf("C[%d][%d] = %v, want %v (magnitude %v)", i, j, g, want[i*n+j], mag[i*n+j])
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestDepthwise3x3AsmMatchesGo checks the selected depthwise 3×3 kernel (assembly on AVX2
+// machines) against the pure-Go one within FMA rounding, including planes narrower than a
+// chunk of 8 and padding on one side only.
+func TestDepthwise3x3AsmMatchesGo(t *testing.T) {
+	if gemmAsm == nil {
+		t.Skip("no assembly kernels in this build or on this CPU")
+	}
+	r := rand.New(rand.NewSource(4))
+	cases := append(dwCases, dwCase{3, 17, 33, 2, 1, 1, 1, 1}, dwCase{2, 9, 16, 1, 1, 1, 1, 1},
+		dwCase{2, 16, 16, 2, 1, 1, 0, 0}, dwCase{1, 3, 3, 1, 0, 0, 0, 0})
+	for _, d := range cases {
+		for _, act := range []bool{false, true} {
+			k := d.kernel(act)
+			t.Run(fmt.Sprintf("%+v/act=%v", d, act), func(t *testing.T) {
+				x, wt, bias := randSlice(r, d.c*d.h*d.w), randSlice(r, d.c*9), randSlice(r, d.c)
+				want := make([]float32, d.c*k.oh*k.ow)
+				depthwise3x3Go(k, x, wt, bias, want)
+				ka := d.kernel(false)
+				mag := make([]float32, len(want))
+				depthwise3x3Go(ka, absSlice(x), absSlice(wt), absSlice(bias), mag)
+				// Twice, so that a second run over the same padded plane is checked too.
+				for run := 0; run < 2; run++ {
+					got := make([]float32, len(want)+8)
+					for i := range got {
+						got[i] = 12345
+					}
+					depthwise3x3Impl(k, x, wt, bias, got)
+					for i := range want {
+						if !closeEnough(got[i], want[i], mag[i], 9) {
+							t.Fatalf("run %d element %d: got %v, want %v", run, i, got[i], want[i])
+						}
+					}
+					for _, v := range got[len(want):] {
+						if v != 12345 {
+							t.Fatal("wrote past the output")
+						}
+					}
+				}
+			})
+		}
+	}
+}
