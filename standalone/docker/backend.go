@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/standalone"
@@ -79,7 +80,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		cfg.Instance = "default"
 	}
 	c := NewClient(cfg.Socket)
-	if err := c.Ping(ctx); err != nil {
+	if _, err := c.Negotiate(ctx); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("docker backend: engine not reachable: %w", err)
 	}
@@ -258,7 +259,13 @@ type Container struct {
 
 	destroyOnce sync.Once
 	destroyErr  error
+	// destroyed is set before the container is removed: its IP may go to another container at
+	// once, so nothing may be sent there afterwards.
+	destroyed atomic.Bool
 }
+
+// errDestroyed is returned by calls on a destroyed container.
+var errDestroyed = fmt.Errorf("container destroyed: %w", standalone.ErrNoResponse)
 
 var _ standalone.Container = (*Container)(nil)
 
@@ -299,6 +306,9 @@ func (c *Container) startLogs() {
 // (a proxy that crashed at start), answering ErrNoResponse or ErrOOM instead of waiting for
 // the action's time limit.
 func (c *Container) Init(ctx context.Context, body []byte) (int, []byte, error) {
+	if c.destroyed.Load() {
+		return 0, nil, fmt.Errorf("init: %w", errDestroyed)
+	}
 	initCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -326,6 +336,9 @@ func (c *Container) Init(ctx context.Context, body []byte) (int, []byte, error) 
 // Run implements standalone.Container. When the connection breaks it asks the engine, for up to
 // two seconds, whether the container was killed for exceeding its memory.
 func (c *Container) Run(ctx context.Context, body []byte) (int, []byte, error) {
+	if c.destroyed.Load() {
+		return 0, nil, fmt.Errorf("run: %w", errDestroyed)
+	}
 	status, resp, err := c.proxy.Run(ctx, body)
 	if err != nil && errors.Is(err, standalone.ErrNoResponse) && ctx.Err() == nil && c.oomKilled(ctx) {
 		return status, resp, fmt.Errorf("run: %w", standalone.ErrOOM)
@@ -395,6 +408,7 @@ func (c *Container) Resume(ctx context.Context) error {
 // not) and stop following its logs. Idempotent.
 func (c *Container) Destroy(ctx context.Context) error {
 	c.destroyOnce.Do(func() {
+		c.destroyed.Store(true)
 		c.proxy.CloseIdle()
 		err := c.backend.client.RemoveContainer(ctx, c.id, true)
 		if err != nil && !IsNotFound(err) && !(IsConflict(err) && strings.Contains(err.Error(), "already in progress")) {

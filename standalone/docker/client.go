@@ -20,10 +20,12 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
-// APIVersion is the Engine API version the client speaks; engines from 20.10 on serve it.
+// APIVersion is the Engine API version the client prefers; engines from 20.10 on serve it.
+// Negotiate moves to another version when the engine does not serve this one.
 const APIVersion = "1.41"
 
 // DefaultSocket is where the Docker engine listens by default.
@@ -32,6 +34,7 @@ const DefaultSocket = "/var/run/docker.sock"
 // Client is a minimal Docker Engine API client over a unix socket. It is safe for concurrent use.
 type Client struct {
 	http *http.Client
+	mu   sync.RWMutex
 	base string // "http://docker/v1.41"
 }
 
@@ -91,7 +94,9 @@ func IsConflict(err error) bool {
 // do sends one request and returns the response when its status is 2xx; otherwise it reads the
 // body into an *APIError.
 func (c *Client) do(ctx context.Context, op, method, path string, query url.Values, body io.Reader, contentType string) (*http.Response, error) {
+	c.mu.RLock()
 	u := c.base + path
+	c.mu.RUnlock()
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
@@ -150,6 +155,61 @@ func (c *Client) call(ctx context.Context, op, method, path string, query url.Va
 // Ping checks that the engine answers.
 func (c *Client) Ping(ctx context.Context) error {
 	return c.call(ctx, "ping", http.MethodGet, "/_ping", nil, nil, nil)
+}
+
+// Negotiate asks the engine which API versions it serves (GET /version, unversioned) and makes
+// the client use APIVersion when it can, else the closest version the engine accepts. It returns
+// the version chosen.
+func (c *Client) Negotiate(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/version", nil)
+	if err != nil {
+		return "", fmt.Errorf("docker: version: %w", err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("docker: version: %w", err)
+	}
+	defer resp.Body.Close()
+	var v struct {
+		APIVersion    string `json:"ApiVersion"`
+		MinAPIVersion string `json:"MinAPIVersion"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", &APIError{Op: "version", Status: resp.StatusCode, Message: resp.Status}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return "", fmt.Errorf("docker: version: %w", err)
+	}
+	chosen := chooseAPIVersion(APIVersion, v.MinAPIVersion, v.APIVersion)
+	c.mu.Lock()
+	c.base = "http://docker/v" + chosen
+	c.mu.Unlock()
+	return chosen, nil
+}
+
+// chooseAPIVersion picks want if the engine serves [min, max], else the bound nearest to it.
+// Empty or unparsable bounds are ignored.
+func chooseAPIVersion(want, min, max string) string {
+	if max != "" && versionLess(max, want) {
+		return max
+	}
+	if min != "" && versionLess(want, min) {
+		return min
+	}
+	return want
+}
+
+// versionLess compares "major.minor" API versions numerically; unparsable versions compare
+// as equal.
+func versionLess(a, b string) bool {
+	var am, an, bm, bn int
+	if _, err := fmt.Sscanf(a, "%d.%d", &am, &an); err != nil {
+		return false
+	}
+	if _, err := fmt.Sscanf(b, "%d.%d", &bm, &bn); err != nil {
+		return false
+	}
+	return am < bm || am == bm && an < bn
 }
 
 // ContainerConfig is what CreateContainer needs to know; zero values mean the engine's default.

@@ -223,3 +223,31 @@ func containsRow(rows []logRow, stream, text string) bool {
 	}
 	return false
 }
+
+func TestChooseAPIVersion(t *testing.T) {
+	tests := []struct{ min, max, want string }{
+		{"1.12", "1.41", "1.41"}, // Debian's 20.10
+		{"1.24", "1.50", "1.41"}, // 28.x still serves 1.41
+		{"1.44", "1.52", "1.44"}, // engines that dropped old versions
+		{"1.12", "1.40", "1.40"}, // older engines
+		{"", "", "1.41"},
+		{"garbage", "1.41", "1.41"},
+		{"1.12", "1.9", "1.9"}, // compared as numbers: 1.9 is older than 1.41
+	}
+	for _, tt := range tests {
+		if got := chooseAPIVersion("1.41", tt.min, tt.max); got != tt.want {
+			t.Errorf("chooseAPIVersion(1.41, %q, %q) = %s, want %s", tt.min, tt.max, got, tt.want)
+		}
+	}
+}
+
+func TestNegotiate(t *testing.T) {
+	c := requireDocker(t)
+	v, err := c.Negotiate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v == "" || c.Ping(context.Background()) != nil {
+		t.Fatalf("negotiated %q", v)
+	}
+}
