@@ -74,7 +74,8 @@ const (
 type Info struct {
 	ABI    ABI
 	Source ModuleSource
-	// ModuleSHA256 is the hex SHA-256 of the module (of the precompiled artifact, for those).
+	// ModuleSHA256 is the hex SHA-256 of the WebAssembly module; empty for a precompiled module
+	// (hashing megabytes of native code would only slow its Init down).
 	ModuleSHA256 string
 	// HasFiles says whether the code was an archive whose files are preopened at /action.
 	HasFiles bool
@@ -221,12 +222,13 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 		filesDir: art.filesDir,
 		ioDir:    dir,
 	}
-	sum := sha256.Sum256(art.module)
-	a.info = Info{ModuleSHA256: hex.EncodeToString(sum[:]), HasFiles: art.filesDir != ""}
+	a.info = Info{HasFiles: art.filesDir != ""}
 	if art.precompiled {
 		a.module, err = x.eng.loadPrecompiled(art.module)
 		a.info.Source = SourcePrecompiled
 	} else {
+		sum := sha256.Sum256(art.module)
+		a.info.ModuleSHA256 = hex.EncodeToString(sum[:])
 		a.module, a.info.Source, err = x.eng.loadModule(art.module, sum)
 	}
 	if err != nil {
