@@ -162,15 +162,16 @@ func packA(m, k, mr int, a []float32, lda int) *packedA {
 }
 
 // gemmKernel is a register-blocked (assembly) micro-kernel. micro computes one mr×nr tile,
-// C = clamp(bias + A·B, lo, hi), from a packed A panel (k×mr), a packed B strip (k×nr, k-major)
-// and mr biases, writing rows of nr floats ldc apart (c[0], c[ldc], ...). It starts from the
-// bias and adds the k products in increasing k order with fused multiply-adds. Plain Go does
-// better with gemmBiasActGo: without SIMD, a register tile of sixteen scalars spills.
+// C = clamp(bias + A·B, lo, hi), from a packed A panel (k×mr), nr columns of k rows of B, ldb
+// floats apart (a packed strip or B itself), and mr biases, writing rows of nr floats ldc apart
+// (c[0], c[ldc], ...). It starts from the bias and adds the k products in increasing k order
+// with fused multiply-adds. Plain Go does better with gemmBiasActGo: without SIMD, a register
+// tile of sixteen scalars spills.
 type gemmKernel struct {
 	mr, nr int
-	micro  func(k int, a, b, bias []float32, lo, hi float32, c []float32, ldc int)
+	micro  func(k int, a, b []float32, ldb int, bias []float32, lo, hi float32, c []float32, ldc int)
 	// half, if set, is an mr×(nr/2) micro-kernel used for narrow column tails.
-	half func(k int, a, b, bias []float32, lo, hi float32, c []float32, ldc int)
+	half func(k int, a, b []float32, ldb int, bias []float32, lo, hi float32, c []float32, ldc int)
 }
 
 // gemmScratch holds the buffers of gemmPacked, reused between runs (a Model is single-threaded).
@@ -214,34 +215,59 @@ func gemmPacked(gk *gemmKernel, pa *packedA, n int, b []float32, ldb int, c []fl
 		}
 		return
 	}
-	for j0 := 0; j0 < n; j0 += nr {
-		w := min(nr, n-j0)
-		micro, bw := gk.micro, nr
-		if w <= nr/2 && gk.half != nil {
-			micro, bw = gk.half, nr/2
-		}
-		// Pack the strip of B: k rows of bw floats, zero past column n.
-		bp := s.b[:k*bw]
+	// The last strip, if partial, is packed once with zeros past column n; whole strips are read
+	// from B in place.
+	strips := (n + nr - 1) / nr
+	tailW := n - (strips-1)*nr
+	tailBW := nr
+	if tailW <= nr/2 && gk.half != nil {
+		tailBW = nr / 2
+	}
+	if tailW != nr {
+		j0 := (strips - 1) * nr
+		bp := s.b[:k*tailBW]
 		for kk := 0; kk < k; kk++ {
-			dst := bp[kk*bw : kk*bw+bw]
-			src := b[kk*ldb+j0 : kk*ldb+j0+w]
-			copy(dst, src)
-			clear(dst[w:])
+			dst := bp[kk*tailBW : kk*tailBW+tailBW]
+			copy(dst, b[kk*ldb+j0:kk*ldb+j0+tailW])
+			clear(dst[tailW:])
 		}
+	}
+	tile := func(p, js int) {
+		j0 := js * nr
+		micro, bs, ldbs, w, bw := gk.micro, b[j0:], ldb, nr, nr
+		if js == strips-1 && tailW != nr {
+			bs, ldbs, w, bw = s.b, tailBW, tailW, tailBW
+			if bw != nr {
+				micro = gk.half
+			}
+		}
+		ap := pa.data[p*mr*k : (p+1)*mr*k]
+		pb := s.bias[p*mr : p*mr+mr]
+		i0 := p * mr
+		rows := min(mr, m-i0)
+		if rows == mr && w == bw {
+			micro(k, ap, bs, ldbs, pb, lo, hi, c[i0*ldc+j0:], ldc)
+			return
+		}
+		t := s.tile[:mr*bw]
+		micro(k, ap, bs, ldbs, pb, lo, hi, t, bw)
+		for r := 0; r < rows; r++ {
+			copy(c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+w], t[r*bw:r*bw+w])
+		}
+	}
+	// When B is small (the 7×7 and 14×14 layers) it stays in L2 while each panel of A, read once,
+	// sweeps all strips; otherwise a strip of B stays in L1 while the panels of A sweep it.
+	if k*n <= gemmSmallB {
 		for p := 0; p < panels; p++ {
-			ap := pa.data[p*mr*k : (p+1)*mr*k]
-			pb := s.bias[p*mr : p*mr+mr]
-			i0 := p * mr
-			rows := min(mr, m-i0)
-			if rows == mr && w == bw {
-				micro(k, ap, bp, pb, lo, hi, c[i0*ldc+j0:], ldc)
-				continue
+			for js := 0; js < strips; js++ {
+				tile(p, js)
 			}
-			t := s.tile[:mr*bw]
-			micro(k, ap, bp, pb, lo, hi, t, bw)
-			for r := 0; r < rows; r++ {
-				copy(c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+w], t[r*bw:r*bw+w])
-			}
+		}
+		return
+	}
+	for js := 0; js < strips; js++ {
+		for p := 0; p < panels; p++ {
+			tile(p, js)
 		}
 	}
 }
@@ -256,3 +282,5 @@ func clamp1(x, lo, hi float32) float32 {
 	}
 	return x
 }
+// gemmSmallB is the size (floats) up to which gemmPacked keeps all of B in cache, A outer.
+var gemmSmallB = 64 << 10

@@ -3,18 +3,21 @@
 #include "textflag.h"
 
 // GEMM micro-kernels for AVX2 + FMA (see gemmKernel in gemm.go). A is a packed panel of 6 rows
-// (k-major, 24 bytes per k), B a packed strip of 16 (or 8) columns (64 or 32 bytes per k). The
+// (k-major, 24 bytes per k), B 16 (or 8) columns of k rows ldb floats apart (a packed strip or
+// B itself). The
 // accumulators Y0..Y11 start from the bias; after the k loop each is clamped to [lo, hi] with
 // max(lo, x) then min(hi, x), operands ordered so that a NaN x passes through, and stored.
 
-// func gemm6x16(k int, a, b, bias *float32, lo, hi float32, c *float32, ldc int)
-TEXT ·gemm6x16(SB), NOSPLIT, $0-56
+// func gemm6x16(k int, a, b *float32, ldb int, bias *float32, lo, hi float32, c *float32, ldc int)
+TEXT ·gemm6x16(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
-	MOVQ bias+24(FP), R9
-	MOVQ c+40(FP), DI
-	MOVQ ldc+48(FP), R8
+	MOVQ ldb+24(FP), R10
+	SHLQ $2, R10
+	MOVQ bias+32(FP), R9
+	MOVQ c+48(FP), DI
+	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8
 	VBROADCASTSS 0(R9), Y0
 	VMOVUPS Y0, Y1
@@ -50,11 +53,11 @@ gemm6x16_loop:
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ $24, SI
-	ADDQ $64, DX
+	ADDQ R10, DX
 	DECQ CX
 	JNZ gemm6x16_loop
-	VBROADCASTSS lo+32(FP), Y14
-	VBROADCASTSS hi+36(FP), Y15
+	VBROADCASTSS lo+40(FP), Y14
+	VBROADCASTSS hi+44(FP), Y15
 	VMAXPS Y0, Y14, Y0
 	VMINPS Y0, Y15, Y0
 	VMOVUPS Y0, 0(DI)
@@ -99,14 +102,16 @@ gemm6x16_loop:
 	VZEROUPPER
 	RET
 
-// func gemm6x8(k int, a, b, bias *float32, lo, hi float32, c *float32, ldc int)
-TEXT ·gemm6x8(SB), NOSPLIT, $0-56
+// func gemm6x8(k int, a, b *float32, ldb int, bias *float32, lo, hi float32, c *float32, ldc int)
+TEXT ·gemm6x8(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
-	MOVQ bias+24(FP), R9
-	MOVQ c+40(FP), DI
-	MOVQ ldc+48(FP), R8
+	MOVQ ldb+24(FP), R10
+	SHLQ $2, R10
+	MOVQ bias+32(FP), R9
+	MOVQ c+48(FP), DI
+	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8
 	VBROADCASTSS 0(R9), Y0
 	VBROADCASTSS 4(R9), Y1
@@ -129,11 +134,11 @@ gemm6x8_loop:
 	VBROADCASTSS 20(SI), Y15
 	VFMADD231PS Y12, Y15, Y5
 	ADDQ $24, SI
-	ADDQ $32, DX
+	ADDQ R10, DX
 	DECQ CX
 	JNZ gemm6x8_loop
-	VBROADCASTSS lo+32(FP), Y14
-	VBROADCASTSS hi+36(FP), Y15
+	VBROADCASTSS lo+40(FP), Y14
+	VBROADCASTSS hi+44(FP), Y15
 	VMAXPS Y0, Y14, Y0
 	VMINPS Y0, Y15, Y0
 	VMOVUPS Y0, 0(DI)
