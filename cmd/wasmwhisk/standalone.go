@@ -32,6 +32,7 @@ func standaloneCmd(args []string) error {
 	apiHost := fs.String("apihost", "", "__OW_API_HOST given to actions (default http://<listen>; docker: reachable from containers)")
 	proxyBin := fs.String("actionproxy", "", "process backend: path of the actionproxy binary (default: next to this binary, else $PATH)")
 	userMemory := fs.Int("user-memory", 2048, "memory budget of all containers, MB")
+	cacheVolume := fs.String("wasm-cache-volume", "wasmwhisk-modcache", "docker: named volume shared by wasm:0.1 containers as their compiled-module cache (\"\" for none: every cold start compiles)")
 	pauseGrace := fs.Duration("pause-grace", 10*time.Second, "idle time before a warm container is paused")
 	idleTimeout := fs.Duration("idle-timeout", 10*time.Minute, "time a paused container is kept before removal")
 	prewarm := fs.String("prewarm", "wasm:0.1:128:2", "stem cells as kind:memoryMB:count, comma separated (\"\" for none)")
@@ -65,7 +66,7 @@ func standaloneCmd(args []string) error {
 	var backend standalone.Backend
 	switch name {
 	case "docker":
-		backend, err = docker.New(ctx, docker.Config{Instance: filepath.Base(*dataDir), UserMemoryMB: *userMemory})
+		backend, err = docker.New(ctx, docker.Config{Instance: filepath.Base(*dataDir), UserMemoryMB: *userMemory, WasmCacheVolume: *cacheVolume})
 	case "process":
 		bin := *proxyBin
 		if bin == "" {
