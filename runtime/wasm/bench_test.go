@@ -51,6 +51,22 @@ func BenchmarkInit(b *testing.B) {
 			initOnce(b, eng, module, SourceCache)
 		}
 	})
+	b.Run("shared", func(b *testing.B) {
+		// Another executor of the engine holds the module (many containers of one action).
+		eng, err := NewEngine(EngineConfig{CacheDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer eng.Close()
+		holder := eng.NewExecutor(Config{})
+		defer holder.Close()
+		if err := holder.Init(context.Background(), runtime.InitRequest{Code: module}); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			initOnce(b, eng, module, SourceShared)
+		}
+	})
 	b.Run("precompiled", func(b *testing.B) {
 		eng := sharedEngine(b)
 		code := mustPrecompile(b, eng, module)

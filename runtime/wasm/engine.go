@@ -53,6 +53,7 @@ type Engine struct {
 	active  atomic.Int64  // guest calls that need the epoch to advance
 	workers atomic.Int64  // run goroutines alive, including abandoned ones
 	watched watchers      // guest output files to keep small (watch.go)
+	modules moduleTable   // compiled modules shared by executors (shared.go)
 	wake    chan struct{} // nudges the ticker out of idle
 	stop    chan struct{}
 	done    chan struct{}

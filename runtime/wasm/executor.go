@@ -3,8 +3,6 @@ package wasm
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,14 +98,15 @@ type Executor struct {
 
 // action is what a successful Init produced; it is immutable afterwards.
 type action struct {
-	module   *wasmtime.Module
+	shared   *sharedModule
+	module   *wasmtime.Module // shared.module
 	info     Info
 	name     string
 	filesDir string
 	ioDir    string       // private directory of this action's files; "" when none is needed
 	reactor  *reactorPool // nil for commands
 	// workers counts guest calls in flight, including those Run gave up on; Close releases the
-	// module only when there are none (otherwise the garbage collector does, later).
+	// module only when there are none (otherwise it stays loaded).
 	workers atomic.Int64
 }
 
@@ -223,21 +222,19 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 		ioDir:    dir,
 	}
 	a.info = Info{HasFiles: art.filesDir != ""}
-	if art.precompiled {
-		a.module, err = x.eng.loadPrecompiled(art.module)
-		a.info.Source = SourcePrecompiled
-	} else {
-		sum := sha256.Sum256(art.module)
-		a.info.ModuleSHA256 = hex.EncodeToString(sum[:])
-		a.module, a.info.Source, err = x.eng.loadModule(art.module, sum)
-	}
+	shared, wasShared, err := x.eng.acquireModule(art.module, art.precompiled)
 	if err != nil {
 		return nil, err
+	}
+	a.shared, a.module = shared, shared.module
+	a.info.Source, a.info.ModuleSHA256 = shared.source, shared.sha256
+	if wasShared {
+		a.info.Source = SourceShared
 	}
 	ok := false
 	defer func() {
 		if !ok && a.workers.Load() == 0 {
-			a.module.Close()
+			x.eng.releaseModule(a.shared)
 		}
 	}()
 	if err := x.checkImports(a.module); err != nil {
@@ -521,7 +518,7 @@ func (x *Executor) Close() error {
 			a.reactor.close()
 		}
 		if a.workers.Load() == 0 {
-			a.module.Close()
+			x.eng.releaseModule(a.shared)
 		}
 	}
 	if x.dir != "" {

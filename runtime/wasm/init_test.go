@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bytecodealliance/wasmtime-go/v44"
@@ -240,8 +241,13 @@ func TestModuleCache(t *testing.T) {
 	}
 	defer eng.Close()
 	module := wat(t, watEchoReactor)
+	// Each executor is closed before the next Init, so that the module is not shared in memory.
 	source := func() ModuleSource {
-		x := newExecutor(t, eng, Config{}, module)
+		x := eng.NewExecutor(Config{})
+		defer x.Close()
+		if err := x.Init(context.Background(), runtime.InitRequest{Code: module}); err != nil {
+			t.Fatal(err)
+		}
 		if r := run(t, x, activation{}); r.err != nil {
 			t.Fatal(r.err)
 		}
@@ -278,10 +284,14 @@ func TestModuleCache(t *testing.T) {
 	}
 	defer noCache.Close()
 	for i := 0; i < 2; i++ {
-		x := newExecutor(t, noCache, Config{}, module)
+		x := noCache.NewExecutor(Config{})
+		if err := x.Init(context.Background(), runtime.InitRequest{Code: module}); err != nil {
+			t.Fatal(err)
+		}
 		if info, _ := x.Info(); info.Source != SourceCompiled {
 			t.Fatalf("uncached init %d: %s", i, info.Source)
 		}
+		x.Close()
 	}
 }
 
@@ -354,4 +364,61 @@ func FuzzDecodeCode(f *testing.F) {
 			t.Fatalf("decodeCode accepted a module starting %q", art.module[:min(4, len(art.module))])
 		}
 	})
+}
+
+// TestSharedModule: executors of one engine loading the same code share the compiled module while
+// any of them holds it.
+func TestSharedModule(t *testing.T) {
+	eng, err := NewEngine(EngineConfig{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	module := wat(t, watEchoReactor)
+	initExec := func() (*Executor, ModuleSource) {
+		x := eng.NewExecutor(Config{})
+		if err := x.Init(context.Background(), runtime.InitRequest{Code: module}); err != nil {
+			t.Fatal(err)
+		}
+		info, _ := x.Info()
+		return x, info.Source
+	}
+	first, s1 := initExec()
+	second, s2 := initExec()
+	if s1 != SourceCompiled || s2 != SourceShared {
+		t.Fatalf("sources = %s, %s; want compiled, shared", s1, s2)
+	}
+	first.Close()
+	if r := run(t, second, activation{}); r.err != nil {
+		t.Fatalf("the sharing executor broke when the first closed: %v", r.err)
+	}
+	second.Close()
+	third, s3 := initExec()
+	defer third.Close()
+	if s3 != SourceCache {
+		t.Fatalf("after every holder closed: %s, want cache", s3)
+	}
+	// Concurrent Inits of the same code all get a working module.
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := eng.NewExecutor(Config{})
+			defer x.Close()
+			if err := x.Init(context.Background(), runtime.InitRequest{Code: module}); err != nil {
+				t.Error(err)
+				return
+			}
+			if r := run(t, x, activation{}); r.err != nil {
+				t.Error(r.err)
+			}
+		}()
+	}
+	wg.Wait()
+	// A different module is not confused with it.
+	other := newExecutor(t, eng, Config{}, wat(t, watTrapReactor))
+	if info, _ := other.Info(); info.Source == SourceShared {
+		t.Fatal("a different module was shared")
+	}
 }

@@ -37,6 +37,9 @@ const (
 	SourceCache ModuleSource = "cache"
 	// SourcePrecompiled: the code was a module precompiled by wasmwhisk-compile.
 	SourcePrecompiled ModuleSource = "precompiled"
+	// SourceShared: another executor of the engine had loaded the same code; its compiled
+	// module is shared.
+	SourceShared ModuleSource = "shared"
 )
 
 // Names of the module inside a zip archive, in order of preference (after these: the only .wasm,
