@@ -272,8 +272,11 @@ func gemmPacked(gk *gemmKernel, pa *packedA, n int, b []float32, ldb int, c []fl
 	}
 }
 
-// clamp1 is min(max(x, lo), hi) with NaN passing through, as clamp.
+// clamp1 is clamp for one value.
 func clamp1(x, lo, hi float32) float32 {
+	if lo == lo && hi == hi {
+		return min(max(x, lo), hi)
+	}
 	if x < lo {
 		x = lo
 	}
@@ -282,5 +285,6 @@ func clamp1(x, lo, hi float32) float32 {
 	}
 	return x
 }
+
 // gemmSmallB is the size (floats) up to which gemmPacked keeps all of B in cache, A outer.
-var gemmSmallB = 64 << 10
+const gemmSmallB = 64 << 10

@@ -45,9 +45,17 @@ func (k clampKernel) run(in, out []*value) error {
 	return nil
 }
 
-// clamp writes min(max(x, lo), hi); NaN stays NaN as in ONNX.
+// clamp writes min(max(x, lo), hi); NaN stays NaN as in ONNX. With numeric bounds it uses Go's
+// min and max builtins, which compile without branches (a ReLU's sign is a coin toss for the
+// branch predictor) and are defined the same on every architecture, -0 < +0 included.
 func clamp(dst, src []float32, lo, hi float32) {
 	dst = dst[:len(src)]
+	if lo == lo && hi == hi {
+		for i, x := range src {
+			dst[i] = min(max(x, lo), hi)
+		}
+		return
+	}
 	for i, x := range src {
 		if x < lo {
 			x = lo
