@@ -54,7 +54,7 @@ func TestBadInitInputs(t *testing.T) {
 		{"value not an object", `{"value":"code"}`, 400, "Error unmarshaling request"},
 		{"binary flag on code that is not base64", `{"value":{"code":"%%%not base64%%%","binary":true}}`, 400, "cannot decode the request"},
 		{"zip that is not a zip", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, conformance.B64([]byte("PK\x03\x04garbage!"))), 502, "not a valid zip"},
-		{"zip escaping its directory", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, zipOf(t, map[string]string{"../exec": "#!/bin/sh\n"})), 502, "unsafe path"},
+		{"zip escaping its directory", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, zipOf(t, map[string]string{"../exec": "#!/bin/sh\n"})), 502, "escapes the action directory"},
 		{"zip without exec", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, zipOf(t, map[string]string{"README": "hi"})), 502, "no executable named exec"},
 		{"not an executable", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, conformance.B64([]byte("just some bytes"))), 502, "failed to generate or locate a binary"},
 		{"executable that exits at once", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, conformance.B64([]byte("#!/bin/sh\nexit 0\n"))), 502, "command exited"},

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -75,11 +76,18 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// ErrUnsafePath reports an entry that would land outside the target directory.
-var ErrUnsafePath = errors.New("unsafe path in archive")
+// ErrUnsafePath reports an entry that could land outside the target directory or surprise a reader
+// of it: an absolute or unclean name, "..", a backslash or NUL, a link or another non-regular file.
+var ErrUnsafePath = errors.New("unsafe entry in archive")
 
-// ExtractZip unpacks the zip archive data into dir, which must exist. It returns the cleaned,
-// slash-separated names of the regular files written.
+// ErrTooLarge reports an archive past its limits.
+var ErrTooLarge = errors.New("archive past its limits")
+
+// ExtractZip unpacks the zip archive data into dir, which must exist and should be empty. It
+// returns the clean, slash-separated names of the regular files written. All writes go through an
+// os.Root, so even a name that slipped past the checks cannot leave dir; sizes are counted on the
+// bytes really inflated, not on what the archive claims; a name that appears twice is refused.
+// Executable bits of entries are kept (an actionloop zip carries its exec).
 func ExtractZip(data []byte, dir string, lim Limits) ([]string, error) {
 	lim = lim.withDefaults()
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
@@ -87,88 +95,92 @@ func ExtractZip(data []byte, dir string, lim Limits) ([]string, error) {
 		return nil, fmt.Errorf("not a valid zip archive: %w", err)
 	}
 	if len(zr.File) > lim.MaxFiles {
-		return nil, fmt.Errorf("zip archive has %d entries, more than the limit of %d", len(zr.File), lim.MaxFiles)
+		return nil, fmt.Errorf("%w: %d entries, more than the limit of %d", ErrTooLarge, len(zr.File), lim.MaxFiles)
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer root.Close()
+
 	var names []string
-	var total int64
+	budget := lim.MaxBytes
 	for _, f := range zr.File {
-		name, err := safeName(f.Name)
+		name, isDir, err := EntryName(f)
 		if err != nil {
 			return nil, err
 		}
-		mode := f.Mode()
-		switch {
-		case mode&os.ModeSymlink != 0:
-			return nil, fmt.Errorf("%w: %q is a symbolic link", ErrUnsafePath, f.Name)
-		case f.FileInfo().IsDir():
-			if name != "" {
-				if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(name)), 0o755); err != nil {
-					return nil, err
-				}
+		if isDir {
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return nil, fmt.Errorf("entry %q: %w", f.Name, err)
 			}
 			continue
-		case !mode.IsRegular():
-			return nil, fmt.Errorf("%w: %q is not a regular file", ErrUnsafePath, f.Name)
-		case name == "":
-			return nil, fmt.Errorf("%w: empty file name", ErrUnsafePath)
 		}
-		n, err := extractFile(f, filepath.Join(dir, filepath.FromSlash(name)), lim.MaxBytes-total)
-		total += n
+		if d := path.Dir(name); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return nil, fmt.Errorf("entry %q: %w", f.Name, err)
+			}
+		}
+		n, err := extractFile(root, f, name, budget)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("entry %q: %w", f.Name, err)
 		}
+		budget -= n
 		names = append(names, name)
 	}
 	return names, nil
 }
 
-// safeName cleans an entry name and refuses absolute paths and parent references.
-func safeName(name string) (string, error) {
-	if strings.ContainsRune(name, '\\') || strings.ContainsRune(name, 0) {
-		return "", fmt.Errorf("%w: %q", ErrUnsafePath, name)
+// EntryName validates a zip entry's name and type and returns its clean slash-separated name.
+func EntryName(f *zip.File) (name string, isDir bool, err error) {
+	raw := f.Name
+	mode := f.Mode()
+	isDir = strings.HasSuffix(raw, "/") || mode.IsDir()
+	switch {
+	case mode&fs.ModeSymlink != 0:
+		return "", false, fmt.Errorf("%w: %q is a symbolic link", ErrUnsafePath, raw)
+	case !isDir && !mode.IsRegular():
+		return "", false, fmt.Errorf("%w: %q is not a regular file (%v)", ErrUnsafePath, raw, mode.Type())
+	case strings.ContainsAny(raw, "\\\x00"):
+		return "", false, fmt.Errorf("%w: %q has a backslash or NUL in its name", ErrUnsafePath, raw)
 	}
-	if path.IsAbs(name) || filepath.IsAbs(name) {
-		return "", fmt.Errorf("%w: %q is absolute", ErrUnsafePath, name)
+	name = strings.TrimSuffix(raw, "/")
+	if name == "" || !filepath.IsLocal(name) || path.Clean(name) != name {
+		return "", false, fmt.Errorf("%w: %q escapes the action directory or is not a clean relative path", ErrUnsafePath, raw)
 	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." {
-			return "", fmt.Errorf("%w: %q leaves the action directory", ErrUnsafePath, name)
-		}
-	}
-	clean := path.Clean(name)
-	if clean == "." {
-		return "", nil
-	}
-	return clean, nil
+	return name, isDir, nil
 }
 
-func extractFile(f *zip.File, dst string, budget int64) (int64, error) {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return 0, err
+// extractFile writes one entry into root and returns how many bytes it wrote, at most budget.
+func extractFile(root *os.Root, f *zip.File, name string, budget int64) (int64, error) {
+	if f.UncompressedSize64 > uint64(budget) {
+		return 0, fmt.Errorf("%w: it expands past the size limit", ErrTooLarge)
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return 0, fmt.Errorf("open %q in zip: %w", f.Name, err)
+		return 0, err
 	}
 	defer rc.Close()
 	perm := os.FileMode(0o644)
 	if f.Mode()&0o111 != 0 {
 		perm = 0o755
 	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	out, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return 0, fmt.Errorf("extract %q: %w", f.Name, err)
+		if errors.Is(err, fs.ErrExist) {
+			return 0, errors.New("the name appears twice in the archive")
+		}
+		return 0, err
 	}
-	// Count what is really inflated, not what the header claims.
 	n, err := io.Copy(out, io.LimitReader(rc, budget+1))
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return n, fmt.Errorf("extract %q: %w", f.Name, err)
+		return n, err
 	}
 	if n > budget {
-		return n, fmt.Errorf("zip archive expands past the limit")
+		return n, fmt.Errorf("%w: it expands past the size limit", ErrTooLarge)
 	}
 	return n, nil
 }

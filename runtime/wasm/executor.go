@@ -20,6 +20,7 @@ import (
 	"github.com/bytecodealliance/wasmtime-go/v44"
 
 	"github.com/wasmwhisk/wasmwhisk/runtime"
+	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
 
 // Config configures one Executor. The zero value is ready to use; each zero field means the
@@ -212,7 +213,7 @@ func (x *Executor) Init(ctx context.Context, req runtime.InitRequest) error {
 }
 
 func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string) (*action, error) {
-	art, err := decodeCode(req.Code, filepath.Join(dir, "action"), zipLimits{maxBytes: x.cfg.MaxArchiveBytes, maxEntries: x.cfg.MaxArchiveEntries}, !x.cfg.DisallowPrecompiled)
+	art, err := decodeCode(req.Code, filepath.Join(dir, "action"), archive.Limits{MaxBytes: x.cfg.MaxArchiveBytes, MaxFiles: x.cfg.MaxArchiveEntries}, !x.cfg.DisallowPrecompiled)
 	if err != nil {
 		return nil, err
 	}

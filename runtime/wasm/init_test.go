@@ -17,6 +17,7 @@ import (
 	"github.com/bytecodealliance/wasmtime-go/v44"
 
 	"github.com/wasmwhisk/wasmwhisk/runtime"
+	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
 
 // Hand-written modules for the ABI checks and for guests other than Go's.
@@ -352,7 +353,7 @@ func FuzzDecodeCode(f *testing.F) {
 	f.Add(makeZip(f, zipEntry{name: "../main.wasm", body: []byte("\x00asm")}))
 	f.Fuzz(func(t *testing.T, code []byte) {
 		dir := t.TempDir()
-		art, err := decodeCode(code, filepath.Join(dir, "action"), zipLimits{maxBytes: 1 << 16, maxEntries: 50}, true)
+		art, err := decodeCode(code, filepath.Join(dir, "action"), archive.Limits{MaxBytes: 1 << 16, MaxFiles: 50}, true)
 		if err != nil {
 			var rerr *runtime.Error
 			if !errors.As(err, &rerr) || rerr.Status != http.StatusBadGateway || rerr.Message == "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/bytecodealliance/wasmtime-go/v44"
 
 	"github.com/wasmwhisk/wasmwhisk/runtime"
+	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
 
 // Magic numbers that decide what /init code is.
@@ -62,7 +63,7 @@ func badCode(format string, args ...any) *runtime.Error {
 }
 
 // decodeCode decides by its magic bytes what code is, and unpacks an archive into filesDir.
-func decodeCode(code []byte, filesDir string, lim zipLimits, allowPrecompiled bool) (artifact, error) {
+func decodeCode(code []byte, filesDir string, lim archive.Limits, allowPrecompiled bool) (artifact, error) {
 	switch {
 	case bytes.HasPrefix(code, magicWasm):
 		return artifact{module: code}, nil
@@ -77,11 +78,11 @@ func decodeCode(code []byte, filesDir string, lim zipLimits, allowPrecompiled bo
 	return artifact{}, badCode("the code is not a WebAssembly module (\\0asm), a zip archive holding one, or a module precompiled by wasmwhisk-compile")
 }
 
-func decodeZip(code []byte, filesDir string, lim zipLimits, allowPrecompiled bool) (artifact, error) {
+func decodeZip(code []byte, filesDir string, lim archive.Limits, allowPrecompiled bool) (artifact, error) {
 	if err := os.MkdirAll(filesDir, 0o700); err != nil {
 		return artifact{}, fmt.Errorf("wasm: init: %w", err)
 	}
-	files, err := extractZip(code, filesDir, lim)
+	files, err := archive.ExtractZip(code, filesDir, lim)
 	if err != nil {
 		return artifact{}, badCode("cannot unpack the zip archive: %v", err)
 	}

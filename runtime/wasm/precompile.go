@@ -6,20 +6,22 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
 
 // PrecompileArchive turns an action archive holding a module (main.wasm, or its only .wasm
 // file) into one holding the module precompiled as main.cwasm, with the other files unchanged:
 // what cmd/wasmwhisk-compile -zip writes for an archive. The archive must pass the same checks as
 // at Init (no escaping names, no links).
-func (e *Engine) PrecompileArchive(archive []byte) ([]byte, error) {
-	zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
+func (e *Engine) PrecompileArchive(zipData []byte) ([]byte, error) {
+	zr, err := zip.NewReader(bytes.NewReader(zipData), int64(len(zipData)))
 	if err != nil {
 		return nil, fmt.Errorf("wasm: precompile archive: %w", err)
 	}
 	var names []string
 	for _, f := range zr.File {
-		name, isDir, err := entryName(f)
+		name, isDir, err := archive.EntryName(f)
 		if err != nil {
 			return nil, fmt.Errorf("wasm: precompile archive: %w", err)
 		}
@@ -37,7 +39,7 @@ func (e *Engine) PrecompileArchive(archive []byte) ([]byte, error) {
 	var out bytes.Buffer
 	zw := zip.NewWriter(&out)
 	for _, f := range zr.File {
-		name, _, _ := entryName(f)
+		name, _, _ := archive.EntryName(f)
 		if name == moduleName {
 			module, err := readEntry(f)
 			if err != nil {

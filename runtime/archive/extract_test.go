@@ -1,4 +1,4 @@
-package wasm
+package archive
 
 import (
 	"io/fs"
@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-func TestExtractZip(t *testing.T) {
-	lim := zipLimits{maxBytes: 1 << 20, maxEntries: 100}
+func TestExtractZipCases(t *testing.T) {
+	lim := Limits{MaxBytes: 1 << 20, MaxFiles: 100}
 	cases := []struct {
 		name    string
 		entries []zipEntry
@@ -18,10 +18,10 @@ func TestExtractZip(t *testing.T) {
 	}{
 		{"flat and nested", []zipEntry{{name: "a.txt", body: []byte("a")}, {name: "d/e/b.txt", body: []byte("b")}}, "a.txt d/e/b.txt", ""},
 		{"explicit dirs", []zipEntry{{name: "d/", mode: fs.ModeDir | 0o755}, {name: "d/x", body: []byte("x")}}, "d/x", ""},
-		{"dot-dot", []zipEntry{{name: "../x"}}, "", "escapes"},
-		{"inner dot-dot", []zipEntry{{name: "a/../x"}}, "", "escapes"},
-		{"absolute", []zipEntry{{name: "/x"}}, "", "escapes"},
-		{"dot", []zipEntry{{name: "./x"}}, "", "escapes"},
+		{"dot-dot", []zipEntry{{name: "../x"}}, "", "escapes the action directory"},
+		{"inner dot-dot", []zipEntry{{name: "a/../x"}}, "", "escapes the action directory"},
+		{"absolute", []zipEntry{{name: "/x"}}, "", "escapes the action directory"},
+		{"dot", []zipEntry{{name: "./x"}}, "", "escapes the action directory"},
 		{"backslash", []zipEntry{{name: `a\x`}}, "", "backslash"},
 		{"symlink", []zipEntry{{name: "l", body: []byte("/"), mode: fs.ModeSymlink | 0o777}}, "", "symbolic link"},
 		{"device", []zipEntry{{name: "dev", mode: fs.ModeDevice | 0o644}}, "", "not a regular file"},
@@ -33,7 +33,7 @@ func TestExtractZip(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			files, err := extractZip(makeZip(t, c.entries...), dir, lim)
+			files, err := ExtractZip(makeZip(t, c.entries...), dir, lim)
 			if c.want != "" {
 				if err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Fatalf("err = %v, want %q", err, c.want)
@@ -71,7 +71,7 @@ func FuzzExtractZip(f *testing.F) {
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		files, err := extractZip(data, dir, zipLimits{maxBytes: maxBytes, maxEntries: 50})
+		files, err := ExtractZip(data, dir, Limits{MaxBytes: maxBytes, MaxFiles: 50})
 		// Nothing may appear next to dir, whatever happened.
 		if entries, _ := os.ReadDir(parent); len(entries) != 1 {
 			t.Fatalf("extraction wrote outside its directory: %v", entries)
