@@ -30,11 +30,12 @@ type Runtime struct {
 	Sentinelled bool
 }
 
-// DefaultRuntimes are the kinds this platform serves besides blackbox.
+// DefaultRuntimes are the kinds this platform serves besides blackbox, with the images that
+// `make images` builds (standalone/docker checks that the two agree).
 func DefaultRuntimes() []Runtime {
 	return []Runtime{
-		{Kind: KindWasm, Image: "wasmwhisk/action-wasm:latest", Executor: "wasm", Sentinelled: true},
-		{Kind: KindNative, Image: "wasmwhisk/action-native:latest", Executor: "native", Sentinelled: true},
+		{Kind: KindWasm, Image: "wasmwhisk/wasm-runtime:0.1", Executor: "wasm", Sentinelled: true},
+		{Kind: KindNative, Image: "wasmwhisk/native-runtime:0.1", Executor: "native", Sentinelled: true},
 	}
 }
 
