@@ -8,7 +8,8 @@
 #   3. runs loadgen twice, each time with the embedded standalone OpenWhisk started inside loadgen on
 #      127.0.0.1:3233 (docker backend if available, else process; no stem cells, so every cold start
 #      is a real one for both variants): a cold sweep (fresh copy of the action per invocation) at
-#      concurrency 1..5, then a warm run, both through the OpenWhisk REST API;
+#      concurrency 1..5, a short cold probe of the module compiled at /init against the precompiled
+#      one, then a warm run, all through the OpenWhisk REST API;
 #   5. writes results/<timestamp>/: cold/ and warm/ (raw.csv, raw.json, summary.md, plots) and
 #      README.md with the tables and the artifact sizes; and refreshes the results section of
 #      docs/benchmarking.md.
@@ -17,9 +18,10 @@
 #   DEMO_OUT            output directory                  (default results/<UTC timestamp>)
 #   DEMO_BACKEND        docker | process                  (default docker when `docker info` works)
 #   DEMO_LEVELS         cold sweep levels                 (default 1..5)
-#   DEMO_WARM_LEVELS    warm run levels                   (default 1..5)
-#   DEMO_WARM_COUNT     measured warm invocations/level   (default 10)
-#   DEMO_WARM_WARMUP    warm-up invocations per level     (default 5)
+#   DEMO_WARM_LEVELS    warm run levels                   (default 1,2,4)
+#   DEMO_WARM_COUNT     measured warm invocations/level   (default 8)
+#   DEMO_WARM_WARMUP    warm-up invocations per level     (default 4)
+#   DEMO_JIT_SWEEP      1 to include the /init-compiled wasm action in the cold sweep (default 0)
 #   DEMO_UPDATE_DOCS    1 to rewrite docs/benchmarking.md's results section (default 1)
 #   WASMWHISK_MODEL_DIR model directory                   (default ./models, then ../shared/models)
 #   GO                  go command                        (default go)
@@ -31,9 +33,9 @@ GO=${GO:-go}
 stamp=$(date -u +%Y%m%d-%H%M%S)
 out=${DEMO_OUT:-results/$stamp}
 levels=${DEMO_LEVELS:-1..5}
-warm_levels=${DEMO_WARM_LEVELS:-1..5}
-warm_count=${DEMO_WARM_COUNT:-10}
-warm_warmup=${DEMO_WARM_WARMUP:-5}
+warm_levels=${DEMO_WARM_LEVELS:-1,2,4}
+warm_count=${DEMO_WARM_COUNT:-8}
+warm_warmup=${DEMO_WARM_WARMUP:-4}
 apihost=http://127.0.0.1:3233
 began=$(date +%s)
 
@@ -54,8 +56,8 @@ say "model from $models"
 
 # --- build ----------------------------------------------------------------------------------------
 mkdir -p bin build/demo "$out"
-say "building bin/loadgen and bin/actionproxy"
-CGO_ENABLED=1 "$GO" build -trimpath -o bin/ ./cmd/loadgen ./cmd/actionproxy
+say "building bin/loadgen, bin/actionproxy and bin/wasmwhisk-compile"
+CGO_ENABLED=1 "$GO" build -trimpath -o bin/ ./cmd/loadgen ./cmd/actionproxy ./cmd/wasmwhisk-compile
 say "building the MobileNet action natively and for wasip1"
 CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/mobilenet ./actions/mobilenet
 GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/mobilenet.wasm ./actions/mobilenet
@@ -79,6 +81,10 @@ pack() { # pack ZIP ENTRY FILE
 }
 pack build/demo/mobilenet-native.zip exec build/demo/mobilenet
 pack build/demo/mobilenet-wasm.zip main.wasm build/demo/mobilenet.wasm
+# The same archive with the module compiled ahead of time for the runtime's engine (as WOW ships
+# its modules): /init deserialises native code instead of compiling.
+say "precompiling the wasm action (wasmwhisk-compile)"
+bin/wasmwhisk-compile -o build/demo/mobilenet-wasm-aot.zip build/demo/mobilenet-wasm.zip
 
 # --- backend --------------------------------------------------------------------------------------
 backend=${DEMO_BACKEND:-}
@@ -110,13 +116,21 @@ fi
 
 # --- measure --------------------------------------------------------------------------------------
 common=(-standalone -standalone-backend "$backend" -proxy-binary bin/actionproxy
-	-deploy "$native_deploy,memory=256" -deploy "mobilenet-wasm=wasm:0.1@build/demo/mobilenet-wasm.zip,memory=256"
-	-actions mobilenet-native,mobilenet-wasm)
-cold_cmd=(bin/loadgen run "${common[@]}" -concurrency "$levels" -cold -out "$out/cold")
-warm_cmd=(bin/loadgen run "${common[@]}" -concurrency "$warm_levels" -count "$warm_count" -warmup "$warm_warmup"
-	-out "$out/warm")
+	-deploy "$native_deploy,memory=512" -deploy "mobilenet-wasm=wasm:0.1@build/demo/mobilenet-wasm.zip,memory=512"
+	-deploy "mobilenet-wasm-aot=wasm:0.1@build/demo/mobilenet-wasm-aot.zip,memory=512")
+# The sweeps compare the native action with the precompiled wasm one; compiling the module at /init
+# (mobilenet-wasm) costs tens of seconds per cold start on 2 cores, so it gets a short cold probe of
+# its own instead of the whole sweep (set DEMO_JIT_SWEEP=1 to sweep it too).
+sweep_actions=mobilenet-native,mobilenet-wasm-aot
+[ "${DEMO_JIT_SWEEP:-0}" = 1 ] && sweep_actions=mobilenet-native,mobilenet-wasm-aot,mobilenet-wasm
+cold_cmd=(bin/loadgen run "${common[@]}" -actions "$sweep_actions" -concurrency "$levels" -cold -out "$out/cold")
+jit_cmd=(bin/loadgen run "${common[@]}" -actions mobilenet-wasm-aot,mobilenet-wasm -concurrency 1 -cold -repeat 2 -out "$out/jit")
+warm_cmd=(bin/loadgen run "${common[@]}" -actions "$sweep_actions" -concurrency "$warm_levels"
+	-count "$warm_count" -warmup "$warm_warmup" -out "$out/warm")
 say "cold sweep: ${cold_cmd[*]}"
 "${cold_cmd[@]}" | tee "$out/cold.txt"
+say "cold probe, module compiled at /init vs precompiled: ${jit_cmd[*]}"
+"${jit_cmd[@]}" | tee "$out/jit.txt"
 say "warm run: ${warm_cmd[*]}"
 "${warm_cmd[@]}" | tee "$out/warm.txt"
 
@@ -128,13 +142,17 @@ human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB", u); i = 1; while (b >= 1
 	echo
 	echo "Made by \`scripts/demo.sh\` (\`make demo\`) on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores,"
 	echo "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), backend **$backend**; $("$GO" version | cut -d' ' -f3)."
-	echo "mobilenet-native is the $native_what; mobilenet-wasm is the same source built for wasip1 (kind wasm:0.1)."
+	echo "mobilenet-native is the $native_what; mobilenet-wasm is the same source built for wasip1 (kind wasm:0.1),"
+	echo "compiled by the runtime at /init; mobilenet-wasm-aot is that archive precompiled by wasmwhisk-compile."
+	echo "Each action is deployed with memory 512 MB: with the 2048 MB container budget at most 4 run at once,"
+	echo "so at concurrency 5 one activation waits for a container (waitTime)."
 	echo "The standalone runs inside loadgen (\`-standalone\`) with no stem cells, so a cold start creates a container and sends /init."
 	echo
 	echo "Commands:"
 	echo
 	echo '```'
 	echo "${cold_cmd[*]}"
+	echo "${jit_cmd[*]}"
 	echo "${warm_cmd[*]}"
 	echo '```'
 	echo
@@ -143,6 +161,7 @@ human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB", u); i = 1; while (b >= 1
 	echo "| artifact | bytes | size |"
 	echo "| --- | ---: | ---: |"
 	for f in build/demo/mobilenet build/demo/mobilenet.wasm build/demo/mobilenet-native.zip build/demo/mobilenet-wasm.zip \
+		build/demo/mobilenet-wasm-aot.zip \
 		"$models/mobilenetv2-1.0-224.onnx" bin/actionproxy; do
 		echo "| \`$(basename "$f")\` | $(size "$f") | $(human "$(size "$f")") |"
 	done
@@ -151,9 +170,15 @@ human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB", u); i = 1; while (b >= 1
 	done <"$sizes_file"
 	echo
 	echo "## Cold starts (every measured activation a fresh copy of the action)"
+	echo
 	sed -n '/^## mobilenet/,$p' "$out/cold/summary.md" | sed 's/^## /### /; s/](\([a-z_]*\.png\))/](cold\/\1)/'
 	echo
+	echo "## Cold starts: module compiled at /init vs precompiled (concurrency 1, two repeats)"
+	echo
+	sed -n '/^## mobilenet/,$p' "$out/jit/summary.md" | sed 's/^## /### /; s/](\([a-z_]*\.png\))/](jit\/\1)/'
+	echo
 	echo "## Warm (after $warm_warmup warm-up invocations per level)"
+	echo
 	sed -n '/^## mobilenet/,$p' "$out/warm/summary.md" | sed 's/^## /### /; s/](\([a-z_]*\.png\))/](warm\/\1)/'
 } >"$out/README.md"
 say "report: $out/README.md"
@@ -165,7 +190,7 @@ if [ "${DEMO_UPDATE_DOCS:-1}" = 1 ] && grep -q '<!-- results:begin -->' docs/ben
 		echo
 		echo "Latest run: \`$out/\` (regenerate with \`make demo\`; numbers below are copied from its README.md)."
 		echo
-		sed -n '/^Made by/,$p' "$out/README.md" | sed 's/^## /### /; s/^### \([a-z]\)/#### \1/' | grep -v '^!\[' 
+		sed -n '/^Made by/,$p' "$out/README.md" | sed 's/^### /#### /; t; s/^## /### /' | grep -v -e '^!\[' -e '^#### Plots' | cat -s
 		echo
 		sed -n '/<!-- results:end -->/,$p' docs/benchmarking.md
 	} >"$tmp"
