@@ -275,17 +275,18 @@ func depthwiseGo(k *convKernel, x, wt, y []float32) {
 	}
 }
 
-// depthwise3x3Go is the 3×3 depthwise convolution (dilation 1, any stride and padding) with
-// bias and activation fused, one output row at a time: the row is set to the bias, then each
-// in-range tap, in row-major order, is added over the row as a product rounded before the
-// addition, and the row is clamped while it is in cache. Every output thus gets exactly
-// depthwiseGo's bits, from streaming loops that Go compiles without bounds checks.
+// depthwise3x3Go is the direct 3×3 depthwise convolution (dilation 1, any stride and padding),
+// with bias and activation fused: each output is its bias plus the in-range taps in row-major
+// order, products rounded before each addition, so it gives exactly depthwiseGo's bits. Rows
+// and columns whose taps are all in range take the unrolled interior path.
 func depthwise3x3Go(k *convKernel, x, wt, bias, y []float32) {
 	plane, inPlane := k.oh*k.ow, k.h*k.w
 	W, sw := k.w, k.sw
-	var lo, hi [3]int // output columns [lo[j], hi[j]) whose tap j is in range
-	for j := range lo {
-		lo[j], hi[j] = validRange(W, k.ow, sw, k.pl, j)
+	// Output columns whose three input columns ox*sw-pl+{0,1,2} are all in [0, W).
+	ox0, _ := validRange(W, k.ow, sw, k.pl, 0)
+	_, ox1 := validRange(W, k.ow, sw, k.pl, 2)
+	if ox1 < ox0 {
+		ox1 = ox0
 	}
 	for ch := 0; ch < k.c; ch++ {
 		xc := x[ch*inPlane : (ch+1)*inPlane]
@@ -295,38 +296,55 @@ func depthwise3x3Go(k *convKernel, x, wt, bias, y []float32) {
 		if bias != nil {
 			bv = bias[ch]
 		}
+		w0, w1, w2, w3, w4, w5, w6, w7, w8 := w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8]
 		for oy := 0; oy < k.oh; oy++ {
+			iy := oy*k.sh - k.pt
 			out := yc[oy*k.ow : (oy+1)*k.ow]
-			for o := range out {
-				out[o] = bv
+			if iy < 0 || iy+2 >= k.h {
+				depthwise3x3Edge(k, xc, w, bv, iy, 0, k.ow, out)
+				continue
 			}
-			for i := 0; i < 3; i++ {
-				iy := oy*k.sh - k.pt + i
-				if iy < 0 || iy >= k.h {
+			r0 := xc[iy*W : (iy+1)*W]
+			r1 := xc[(iy+1)*W : (iy+2)*W]
+			r2 := xc[(iy+2)*W : (iy+3)*W]
+			depthwise3x3Edge(k, xc, w, bv, iy, 0, ox0, out)
+			for ox := ox0; ox < ox1; ox++ {
+				ix := ox*sw - k.pl
+				a, b, c := r0[ix:ix+3:ix+3], r1[ix:ix+3:ix+3], r2[ix:ix+3:ix+3]
+				v := bv + float32(w0*a[0])
+				v += float32(w1 * a[1])
+				v += float32(w2 * a[2])
+				v += float32(w3 * b[0])
+				v += float32(w4 * b[1])
+				v += float32(w5 * b[2])
+				v += float32(w6 * c[0])
+				v += float32(w7 * c[1])
+				v += float32(w8 * c[2])
+				out[ox] = clamp1(v, k.lo, k.hi)
+			}
+			depthwise3x3Edge(k, xc, w, bv, iy, ox1, k.ow, out)
+		}
+	}
+}
+
+// depthwise3x3Edge computes outputs [o0, o1) of one output row whose first input row is iy,
+// checking every tap against the borders.
+func depthwise3x3Edge(k *convKernel, xc, w []float32, bv float32, iy, o0, o1 int, out []float32) {
+	for ox := o0; ox < o1; ox++ {
+		ix := ox*k.sw - k.pl
+		v := bv
+		for i := 0; i < 3; i++ {
+			if iy+i < 0 || iy+i >= k.h {
+				continue
+			}
+			row := xc[(iy+i)*k.w : (iy+i+1)*k.w]
+			for j := 0; j < 3; j++ {
+				if ix+j < 0 || ix+j >= k.w {
 					continue
 				}
-				row := xc[iy*W : (iy+1)*W]
-				for j := 0; j < 3; j++ {
-					if lo[j] >= hi[j] {
-						continue
-					}
-					wv := w[i*3+j]
-					dst := out[lo[j]:hi[j]]
-					ix := lo[j]*sw - k.pl + j
-					if sw == 1 {
-						src := row[ix : ix+len(dst)]
-						for o, v := range src {
-							dst[o] += float32(wv * v)
-						}
-					} else {
-						src := row[ix : ix+(len(dst)-1)*sw+1]
-						for o := range dst {
-							dst[o] += float32(wv * src[o*sw])
-						}
-					}
-				}
+				v += float32(w[i*3+j] * row[ix+j])
 			}
-			clamp(out, out, k.lo, k.hi)
 		}
+		out[ox] = clamp1(v, k.lo, k.hi)
 	}
 }

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/wasmwhisk/wasmwhisk/nn/onnx"
 )
@@ -45,14 +46,28 @@ func (k clampKernel) run(in, out []*value) error {
 	return nil
 }
 
-// clamp writes min(max(x, lo), hi); NaN stays NaN as in ONNX. With numeric bounds it uses Go's
-// min and max builtins, which compile without branches (a ReLU's sign is a coin toss for the
-// branch predictor) and are defined the same on every architecture, -0 < +0 included.
+// clamp writes min(max(x, lo), hi); NaN stays NaN as in ONNX. With numeric bounds the result
+// is normalised by adding +0 (turning -0 into +0), so that the two ways of computing it give the
+// same bits everywhere: on amd64 and arm64 Go's min and max builtins, which compile to
+// branch-free instructions (a ReLU's sign is a coin toss for the branch predictor); elsewhere
+// (wasm, where the builtins are runtime calls) two comparisons.
 func clamp(dst, src []float32, lo, hi float32) {
 	dst = dst[:len(src)]
-	if lo == lo && hi == hi {
+	if lo != lo || hi != hi {
 		for i, x := range src {
-			dst[i] = min(max(x, lo), hi)
+			if x < lo {
+				x = lo
+			}
+			if x > hi {
+				x = hi
+			}
+			dst[i] = x
+		}
+		return
+	}
+	if fastMinMax {
+		for i, x := range src {
+			dst[i] = min(max(x, lo), hi) + 0
 		}
 		return
 	}
@@ -63,9 +78,12 @@ func clamp(dst, src []float32, lo, hi float32) {
 		if x > hi {
 			x = hi
 		}
-		dst[i] = x
+		dst[i] = x + 0
 	}
 }
+
+// fastMinMax tells whether Go's float min and max builtins are single instructions here.
+const fastMinMax = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
 
 func buildRelu(n *onnx.Node, in []*info) (kernel, []info, error) {
 	if err := needInputs(in, 1, 1); err != nil {
