@@ -194,14 +194,15 @@ func packA(m, k, mr int, a []float32, lda int) *packedA {
 // gemmKernel is a register-blocked (assembly) micro-kernel. micro computes one mr×nr tile,
 // C = clamp(bias + A·B, lo, hi), from a packed A panel (k×mr), nr columns of k rows of B, ldb
 // floats apart (a packed strip or B itself), and mr biases, writing rows of nr floats ldc apart
-// (c[0], c[ldc], ...). It starts from the bias and adds the k products in increasing k order
+// (c[0], c[ldc], ...), for np panels of A in a row (A contiguous, the rows of C and the biases
+// following on). It starts from the bias and adds the k products in increasing k order
 // with fused multiply-adds. Plain Go does better with gemmBiasActGo: without SIMD, a register
 // tile of sixteen scalars spills.
 type gemmKernel struct {
 	mr, nr int
-	micro  func(k int, a, b []float32, ldb int, bias []float32, lo, hi float32, c []float32, ldc int)
+	micro  func(k int, a, b []float32, ldb int, bias []float32, lo, hi float32, c []float32, ldc, np int)
 	// half, if set, is an mr×(nr/2) micro-kernel used for narrow column tails.
-	half func(k int, a, b []float32, ldb int, bias []float32, lo, hi float32, c []float32, ldc int)
+	half func(k int, a, b []float32, ldb int, bias []float32, lo, hi float32, c []float32, ldc, np int)
 }
 
 // gemmScratch holds the buffers of gemmPacked, reused between runs (a Model is single-threaded).
@@ -262,7 +263,10 @@ func gemmPacked(gk *gemmKernel, pa *packedA, n int, b []float32, ldb int, c []fl
 			clear(dst[tailW:])
 		}
 	}
-	tile := func(p, js int) {
+	fullPanels := m / mr
+	// tiles computes panels [p0, p1) of strip js: whole panels in one call, a partial panel or
+	// strip through s.tile.
+	tiles := func(p0, p1, js int) {
 		j0 := js * nr
 		micro, bs, ldbs, w, bw := gk.micro, b[j0:], ldb, nr, nr
 		if js == strips-1 && tailW != nr {
@@ -271,18 +275,23 @@ func gemmPacked(gk *gemmKernel, pa *packedA, n int, b []float32, ldb int, c []fl
 				micro = gk.half
 			}
 		}
-		ap := pa.data[p*mr*k : (p+1)*mr*k]
-		pb := s.bias[p*mr : p*mr+mr]
-		i0 := p * mr
-		rows := min(mr, m-i0)
-		if rows == mr && w == bw {
-			micro(k, ap, bs, ldbs, pb, lo, hi, c[i0*ldc+j0:], ldc)
+		if w == bw && p1 > fullPanels {
+			if p0 < fullPanels {
+				micro(k, pa.data[p0*mr*k:], bs, ldbs, s.bias[p0*mr:], lo, hi, c[p0*mr*ldc+j0:], ldc, fullPanels-p0)
+			}
+			p0 = max(p0, fullPanels)
+		} else if w == bw {
+			micro(k, pa.data[p0*mr*k:], bs, ldbs, s.bias[p0*mr:], lo, hi, c[p0*mr*ldc+j0:], ldc, p1-p0)
 			return
 		}
-		t := s.tile[:mr*bw]
-		micro(k, ap, bs, ldbs, pb, lo, hi, t, bw)
-		for r := 0; r < rows; r++ {
-			copy(c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+w], t[r*bw:r*bw+w])
+		for p := p0; p < p1; p++ {
+			i0 := p * mr
+			rows := min(mr, m-i0)
+			t := s.tile[:mr*bw]
+			micro(k, pa.data[p*mr*k:], bs, ldbs, s.bias[i0:], lo, hi, t, bw, 1)
+			for r := 0; r < rows; r++ {
+				copy(c[(i0+r)*ldc+j0:(i0+r)*ldc+j0+w], t[r*bw:r*bw+w])
+			}
 		}
 	}
 	// When B is small (the 7×7 and 14×14 layers) it stays in L2 while each panel of A, read once,
@@ -290,15 +299,13 @@ func gemmPacked(gk *gemmKernel, pa *packedA, n int, b []float32, ldb int, c []fl
 	if k*n <= gemmSmallB {
 		for p := 0; p < panels; p++ {
 			for js := 0; js < strips; js++ {
-				tile(p, js)
+				tiles(p, p+1, js)
 			}
 		}
 		return
 	}
 	for js := 0; js < strips; js++ {
-		for p := 0; p < panels; p++ {
-			tile(p, js)
-		}
+		tiles(0, panels, js)
 	}
 }
 

@@ -4,21 +4,26 @@
 
 // GEMM micro-kernels for AVX2 + FMA (see gemmKernel in gemm.go). A is a packed panel of 6 rows
 // (k-major, 24 bytes per k), B 16 (or 8) columns of k rows ldb floats apart (a packed strip or
-// B itself). The
+// B itself). The kernels run np panels of A one after the other over the same columns of B: A
+// is contiguous, and the rows of C and the biases follow on. The
 // accumulators Y0..Y11 start from the bias; after the k loop each is clamped to [lo, hi] with
 // max(lo, x) then min(hi, x), operands ordered so that a NaN x passes through, and stored.
 
-// func gemm6x16(k int, a, b *float32, ldb int, bias *float32, lo, hi float32, c *float32, ldc int)
-TEXT ·gemm6x16(SB), NOSPLIT, $0-64
-	MOVQ k+0(FP), CX
+// func gemm6x16(k int, a, b *float32, ldb int, bias *float32, lo, hi float32, c *float32, ldc, np int)
+TEXT ·gemm6x16(SB), NOSPLIT, $0-72
+	MOVQ k+0(FP), R12
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DX
+	MOVQ b+16(FP), R13
 	MOVQ ldb+24(FP), R10
 	SHLQ $2, R10
 	MOVQ bias+32(FP), R9
 	MOVQ c+48(FP), DI
 	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8
+	MOVQ np+64(FP), R11
+gemm6x16_panel:
+	MOVQ R12, CX
+	MOVQ R13, DX
 	VBROADCASTSS 0(R9), Y0
 	VMOVUPS Y0, Y1
 	VBROADCASTSS 4(R9), Y2
@@ -99,20 +104,28 @@ gemm6x16_loop:
 	VMAXPS Y11, Y14, Y11
 	VMINPS Y11, Y15, Y11
 	VMOVUPS Y11, 32(DI)
+	ADDQ R8, DI
+	ADDQ $24, R9
+	DECQ R11
+	JNZ gemm6x16_panel
 	VZEROUPPER
 	RET
 
-// func gemm6x8(k int, a, b *float32, ldb int, bias *float32, lo, hi float32, c *float32, ldc int)
-TEXT ·gemm6x8(SB), NOSPLIT, $0-64
-	MOVQ k+0(FP), CX
+// func gemm6x8(k int, a, b *float32, ldb int, bias *float32, lo, hi float32, c *float32, ldc, np int)
+TEXT ·gemm6x8(SB), NOSPLIT, $0-72
+	MOVQ k+0(FP), R12
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DX
+	MOVQ b+16(FP), R13
 	MOVQ ldb+24(FP), R10
 	SHLQ $2, R10
 	MOVQ bias+32(FP), R9
 	MOVQ c+48(FP), DI
 	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8
+	MOVQ np+64(FP), R11
+gemm6x8_panel:
+	MOVQ R12, CX
+	MOVQ R13, DX
 	VBROADCASTSS 0(R9), Y0
 	VBROADCASTSS 4(R9), Y1
 	VBROADCASTSS 8(R9), Y2
@@ -162,6 +175,10 @@ gemm6x8_loop:
 	VMAXPS Y5, Y14, Y5
 	VMINPS Y5, Y15, Y5
 	VMOVUPS Y5, 0(DI)
+	ADDQ R8, DI
+	ADDQ $24, R9
+	DECQ R11
+	JNZ gemm6x8_panel
 	VZEROUPPER
 	RET
 

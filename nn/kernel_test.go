@@ -36,6 +36,7 @@ func refBiasGemmClamp(m, n, k int, a, b, bias []float32, lo, hi float32) []float
 var gemmShapes = [][3]int{ // m, k, n
 	{1, 1, 1}, {3, 5, 7}, {4, 2, 16}, {5, 3, 17}, {6, 16, 8}, {7, 9, 9}, {13, 27, 300}, {12, 31, 49},
 	{16, 32, 257}, {24, 144, 196}, {1, 7, 600}, {35, 1, 33}, {64, 0, 5}, {96, 16, 784}, {1280, 320, 49},
+	{20, 40, 2000}, {32, 27, 12544}, {7, 300, 230},
 }
 
 // TestGemmBiasActGoBitExact checks that the fused pure-Go GEMM gives exactly the bits of the

@@ -39,21 +39,21 @@ func pick[T any](asm, portable T) T {
 }
 
 // micro6x16 and micro6x8 check the slice bounds once and call the assembly.
-func micro6x16(k int, a, b []float32, ldb int, bias []float32, lo, hi float32, c []float32, ldc int) {
-	_, _, _, _ = a[6*k-1], b[(k-1)*ldb+15], bias[5], c[5*ldc+15]
-	gemm6x16(k, &a[0], &b[0], ldb, &bias[0], lo, hi, &c[0], ldc)
+func micro6x16(k int, a, b []float32, ldb int, bias []float32, lo, hi float32, c []float32, ldc, np int) {
+	_, _, _, _ = a[6*k*np-1], b[(k-1)*ldb+15], bias[6*np-1], c[(6*np-1)*ldc+15]
+	gemm6x16(k, &a[0], &b[0], ldb, &bias[0], lo, hi, &c[0], ldc, np)
 }
 
-func micro6x8(k int, a, b []float32, ldb int, bias []float32, lo, hi float32, c []float32, ldc int) {
-	_, _, _, _ = a[6*k-1], b[(k-1)*ldb+7], bias[5], c[5*ldc+7]
-	gemm6x8(k, &a[0], &b[0], ldb, &bias[0], lo, hi, &c[0], ldc)
+func micro6x8(k int, a, b []float32, ldb int, bias []float32, lo, hi float32, c []float32, ldc, np int) {
+	_, _, _, _ = a[6*k*np-1], b[(k-1)*ldb+7], bias[6*np-1], c[(6*np-1)*ldc+7]
+	gemm6x8(k, &a[0], &b[0], ldb, &bias[0], lo, hi, &c[0], ldc, np)
 }
 
 //go:noescape
-func gemm6x16(k int, a, b *float32, ldb int, bias *float32, lo, hi float32, c *float32, ldc int)
+func gemm6x16(k int, a, b *float32, ldb int, bias *float32, lo, hi float32, c *float32, ldc, np int)
 
 //go:noescape
-func gemm6x8(k int, a, b *float32, ldb int, bias *float32, lo, hi float32, c *float32, ldc int)
+func gemm6x8(k int, a, b *float32, ldb int, bias *float32, lo, hi float32, c *float32, ldc, np int)
 
 func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 
