@@ -50,26 +50,13 @@ func ensureStandalone(ctx context.Context, opts *loadgen.RunOptions, stderr io.W
 		backend.Close()
 		return nil, err
 	}
-	// Managed kinds run in the images deploy/docker builds.
-	runtimes := standalone.DefaultRuntimes()
-	if opts.StandaloneBackend == "docker" {
-		for i := range runtimes {
-			switch runtimes[i].Kind {
-			case standalone.KindWasm:
-				runtimes[i].Image = docker.WasmRuntimeImage
-			case standalone.KindNative:
-				runtimes[i].Image = docker.NativeRuntimeImage
-			}
-		}
-	}
 	srv, err := standalone.New(standalone.Config{
-		Listen:   "127.0.0.1:3233",
-		DataDir:  dataDir,
-		NoSync:   true,
-		Backend:  backend,
-		Runtimes: runtimes,
-		Pool:     standalone.PoolConfig{UserMemoryMB: userMemoryMB}, // no stem cells: every cold start creates a container
-		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Listen:  "127.0.0.1:3233",
+		DataDir: dataDir,
+		NoSync:  true,
+		Backend: backend,
+		Pool:    standalone.PoolConfig{UserMemoryMB: userMemoryMB}, // no stem cells: every cold start creates a container
+		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		backend.Close()
