@@ -191,23 +191,27 @@ func (k *convKernel) im2col(x []float32, cg int) {
 			for j := 0; j < k.kw; j++ {
 				dst := k.col[r*plane : (r+1)*plane]
 				r++
+				// Output columns [ox0, ox1) read inside the row; the rest are padding.
+				ox0, ox1 := validRange(k.w, k.ow, k.sw, k.pl, j*k.dw)
 				for oy := 0; oy < k.oh; oy++ {
 					iy := oy*k.sh - k.pt + i*k.dh
 					drow := dst[oy*k.ow : (oy+1)*k.ow]
-					if iy < 0 || iy >= k.h {
-						for ox := range drow {
-							drow[ox] = 0
-						}
+					if iy < 0 || iy >= k.h || ox0 >= ox1 {
+						clear(drow)
 						continue
 					}
+					clear(drow[:ox0])
+					clear(drow[ox1:])
 					srow := xc[iy*k.w : (iy+1)*k.w]
-					for ox := range drow {
-						ix := ox*k.sw - k.pl + j*k.dw
-						if ix < 0 || ix >= k.w {
-							drow[ox] = 0
-						} else {
-							drow[ox] = srow[ix]
-						}
+					ix := ox0*k.sw - k.pl + j*k.dw
+					mid := drow[ox0:ox1]
+					if k.sw == 1 {
+						copy(mid, srow[ix:ix+len(mid)])
+						continue
+					}
+					src := srow[ix : ix+(len(mid)-1)*k.sw+1]
+					for o := range mid {
+						mid[o] = src[o*k.sw]
 					}
 				}
 			}

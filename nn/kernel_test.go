@@ -256,3 +256,43 @@ func TestDepthwise3x3AsmMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestIm2colMatchesDirect checks im2col against a direct reading of the receptive fields, with
+// strides, dilations and padding.
+func TestIm2colMatchesDirect(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	for _, g := range []struct{ c, h, w, kh, kw, s, d, pt, pl, pb, pr int }{
+		{3, 224, 224, 3, 3, 2, 1, 1, 1, 1, 1}, {2, 5, 7, 3, 3, 1, 1, 0, 0, 0, 0}, {1, 6, 6, 3, 2, 2, 2, 2, 1, 0, 3},
+		{2, 4, 9, 1, 5, 3, 1, 0, 2, 0, 2}, {1, 3, 3, 3, 3, 1, 1, 2, 2, 2, 2},
+	} {
+		k := &convKernel{c: g.c, h: g.h, w: g.w, kh: g.kh, kw: g.kw, sh: g.s, sw: g.s, dh: g.d, dw: g.d, pt: g.pt, pl: g.pl}
+		k.oh = (g.h+g.pt+g.pb-(g.kh-1)*g.d-1)/g.s + 1
+		k.ow = (g.w+g.pl+g.pr-(g.kw-1)*g.d-1)/g.s + 1
+		k.col = make([]float32, g.c*g.kh*g.kw*k.oh*k.ow)
+		for i := range k.col {
+			k.col[i] = 12345
+		}
+		x := randSlice(r, g.c*g.h*g.w)
+		k.im2col(x, g.c)
+		row := 0
+		for ci := 0; ci < g.c; ci++ {
+			for i := 0; i < g.kh; i++ {
+				for j := 0; j < g.kw; j++ {
+					for oy := 0; oy < k.oh; oy++ {
+						for ox := 0; ox < k.ow; ox++ {
+							iy, ix := oy*g.s-g.pt+i*g.d, ox*g.s-g.pl+j*g.d
+							want := float32(0)
+							if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
+								want = x[ci*g.h*g.w+iy*g.w+ix]
+							}
+							if got := k.col[(row*k.oh+oy)*k.ow+ox]; got != want {
+								t.Fatalf("%+v: row %d (%d,%d) = %v, want %v", g, row, oy, ox, got, want)
+							}
+						}
+					}
+					row++
+				}
+			}
+		}
+	}
+}

@@ -60,23 +60,23 @@ func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 func xgetbv0() (eax, edx uint32)
 
 //go:noescape
-func dw3x3s1(n8 int, p *float32, ldp int, w *float32, bias, lo, hi float32, out *float32)
+func dw3x3s1(p *float32, ldp int, w *float32, bias, lo, hi float32, out *float32, ow, oh int)
 
 //go:noescape
-func dw3x3s2(n8 int, p *float32, ldp int, w *float32, bias, lo, hi float32, out *float32)
+func dw3x3s2(p *float32, ldp int, w *float32, bias, lo, hi float32, out *float32, ow, oh int)
 
 // depthwise3x3AVX2 copies each channel into a zero-padded plane (k.dwPad, whose border is zeroed
-// once and never written) and runs the row kernels over it: whole chunks of 8 outputs in place,
-// the last partial chunk into a small buffer. Unequal strides or strides above 2 go to Go.
+// once and never written) and runs the plane kernel over it. Unequal strides or strides above 2
+// go to Go.
 func depthwise3x3AVX2(k *convKernel, x, wt, bias, y []float32) {
 	s := k.sh
 	if s != k.sw || s > 2 {
 		depthwise3x3Go(k, x, wt, bias, y)
 		return
 	}
-	row := dw3x3s1
+	plane := dw3x3s1
 	if s == 2 {
-		row = dw3x3s2
+		plane = dw3x3s2
 	}
 	ph := max((k.oh-1)*s+3, k.h+k.pt)
 	ldp := max((k.ow-1)*s+3, k.w+k.pl)
@@ -84,9 +84,7 @@ func depthwise3x3AVX2(k *convKernel, x, wt, bias, y []float32) {
 		k.dwPad = make([]float32, need) // a chunk reads at most 7s+3 floats past a row
 	}
 	pad := k.dwPad
-	plane, inPlane := k.oh*k.ow, k.h*k.w
-	full, rem := k.ow/8, k.ow%8
-	var tmp [8]float32
+	outPlane, inPlane := k.oh*k.ow, k.h*k.w
 	for ch := 0; ch < k.c; ch++ {
 		xc := x[ch*inPlane : (ch+1)*inPlane]
 		for r := 0; r < k.h; r++ {
@@ -97,17 +95,7 @@ func depthwise3x3AVX2(k *convKernel, x, wt, bias, y []float32) {
 		if bias != nil {
 			bv = bias[ch]
 		}
-		yc := y[ch*plane : (ch+1)*plane]
-		for oy := 0; oy < k.oh; oy++ {
-			p := pad[oy*s*ldp:]
-			out := yc[oy*k.ow : (oy+1)*k.ow]
-			if full > 0 {
-				row(full, &p[0], ldp, &w[0], bv, k.lo, k.hi, &out[0])
-			}
-			if rem > 0 {
-				row(1, &p[full*8*s], ldp, &w[0], bv, k.lo, k.hi, &tmp[0])
-				copy(out[full*8:], tmp[:rem])
-			}
-		}
+		yc := y[ch*outPlane : (ch+1)*outPlane]
+		plane(&pad[0], ldp, &w[0], bv, k.lo, k.hi, &yc[0], k.ow, k.oh)
 	}
 }
