@@ -14,7 +14,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/wasmwhisk/wasmwhisk/runtime"
+	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
 
 // DefaultMaxBodyBytes bounds /init and /run bodies: OpenWhisk's largest action (48 MiB) base64-encoded
@@ -117,9 +117,20 @@ func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var msg initMessage
-	if err := json.Unmarshal(body, &msg); err != nil {
-		p.initFailed(w, http.StatusBadRequest, msgUnmarshal+err.Error())
-		return
+	// Fast path: base64 code is taken from the request bytes as they are (see splitCode).
+	var rawCode []byte
+	if rest, code, ok := splitCode(body); ok && archive.IsBase64Bytes(code) {
+		if err := json.Unmarshal(rest, &msg); err == nil && msg.Value != nil {
+			rawCode = code
+		} else {
+			msg = initMessage{}
+		}
+	}
+	if rawCode == nil {
+		if err := json.Unmarshal(body, &msg); err != nil {
+			p.initFailed(w, http.StatusBadRequest, msgUnmarshal+err.Error())
+			return
+		}
 	}
 
 	p.initMu.Lock()
@@ -140,7 +151,15 @@ func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 		for k, raw := range v.Env {
 			req.Env[k] = envString(raw)
 		}
-		if v.Code != nil {
+		switch {
+		case rawCode != nil:
+			code, err := decodeBase64(rawCode)
+			if err != nil {
+				p.initFailed(w, http.StatusBadRequest, msgDecode+err.Error())
+				return
+			}
+			req.Code = code
+		case v.Code != nil:
 			code, err := decodeCode(*v.Code, v.Binary)
 			if err != nil {
 				p.initFailed(w, http.StatusBadRequest, msgDecode+err.Error())
@@ -299,24 +318,28 @@ func classify(err error) (int, string) {
 	return http.StatusBadGateway, err.Error()
 }
 
-// base64Code is the controller's rule for "binary" code (SPEC §1.2).
-var base64Code = regexp.MustCompile(`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$`)
-
 // decodeCode decides by content whether code is base64, as the controller does, rather than
 // trusting the flag; code flagged binary that is not base64 is an error.
 func decodeCode(code string, binary bool) ([]byte, error) {
 	trimmed := strings.TrimSpace(code)
-	if trimmed != "" && len(trimmed)%4 == 0 && base64Code.MatchString(trimmed) {
-		b, err := base64.StdEncoding.DecodeString(trimmed)
-		if err != nil {
-			return nil, err
-		}
-		return b, nil
+	if archive.IsBase64(trimmed) {
+		return decodeBase64([]byte(trimmed))
 	}
 	if binary && trimmed != "" {
 		return nil, errors.New("code is flagged binary but is not standard base64")
 	}
 	return []byte(code), nil
+}
+
+// decodeBase64 decodes standard base64 (white space around it allowed).
+func decodeBase64(b []byte) ([]byte, error) {
+	b = bytes.TrimSpace(b)
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
+	n, err := base64.StdEncoding.Decode(out, b)
+	if err != nil {
+		return nil, err
+	}
+	return out[:n], nil
 }
 
 // envString stringifies an init env value as the invoker does: strings as is, null as "", other

@@ -1,6 +1,8 @@
 package standalone
 
 import (
+	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
+
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -185,15 +187,11 @@ func (a *Activation) summary() summaryActivation {
 	return out
 }
 
-var (
-	entityNameRE = regexp.MustCompile(`\A([\w]|[\w][\w@ .&-]{0,254}[\w@.&-])\z`)
-	base64RE     = regexp.MustCompile(`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$`)
-)
+var entityNameRE = regexp.MustCompile(`\A([\w]|[\w][\w@ .&-]{0,254}[\w@.&-])\z`)
 
 // isBinaryCode is the controller's rule for exec.binary (SPEC §1.2).
 func isBinaryCode(code string) bool {
-	t := strings.TrimSpace(code)
-	return t != "" && len(t)%4 == 0 && base64RE.MatchString(t)
+	return archive.IsBase64(code)
 }
 
 // bumpPatch returns version with its patch number incremented ("0.0.1" -> "0.0.2").

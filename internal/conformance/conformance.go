@@ -12,10 +12,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
 
 // Sentinel ends each activation's output on both streams.
@@ -145,13 +146,8 @@ func InitPayload(code *string, main string, env map[string]string) map[string]an
 	return map[string]any{"value": v}
 }
 
-var base64Rule = regexp.MustCompile(`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$`)
-
 // IsBinaryCode is the controller's rule for the binary flag (SPEC §1.2).
-func IsBinaryCode(code string) bool {
-	c := strings.TrimSpace(code)
-	return c != "" && len(c)%4 == 0 && base64Rule.MatchString(c)
-}
+func IsBinaryCode(code string) bool { return archive.IsBase64(code) }
 
 // Init posts the init payload for code.
 func (cl *Client) Init(code string, main string, env map[string]string) Response {

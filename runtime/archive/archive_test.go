@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -112,4 +114,32 @@ func TestExtractZipRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestIsBase64(t *testing.T) {
+	rule := regexp.MustCompile(`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$`)
+	cases := []string{"", "abcd", "abc=", "ab==", "a===", "====", "abc", "ab=d", " aGVsbG8=\n", "aGVsbG8=aGVs",
+		"Q2VjaSBuJ2VzdCBwYXMgdW4gemlwLgo=", "#!/bin/sh", "abcd\nefgh", "ab-_", "hello world!", "=abc"}
+	for _, c := range cases {
+		want := false
+		if tr := strings.TrimSpace(c); tr != "" && len(tr)%4 == 0 {
+			want = rule.MatchString(tr)
+		}
+		if got := IsBase64(c); got != want {
+			t.Errorf("IsBase64(%q) = %v, the controller's rule says %v", c, got, want)
+		}
+	}
+}
+
+func FuzzIsBase64(f *testing.F) {
+	rule := regexp.MustCompile(`^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$`)
+	f.Add("aGVsbG8=")
+	f.Add("ab==")
+	f.Fuzz(func(t *testing.T, s string) {
+		tr := strings.TrimSpace(s)
+		want := tr != "" && len(tr)%4 == 0 && rule.MatchString(tr)
+		if got := IsBase64(s); got != want {
+			t.Fatalf("IsBase64(%q) = %v, rule %v", s, got, want)
+		}
+	})
 }
