@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -37,27 +36,32 @@ var sample []byte
 // maxImageBytes bounds the decoded image parameter.
 const maxImageBytes = 16 << 20
 
-func init() { sdk.Handle(classify) }
+// The model is loaded when the action loads: at /init for the native loop and the wasm reactor
+// (so its cost is part of initTime, as for any action that prepares itself at start), and at
+// every activation under the wasm command ABI, where every activation is a fresh instance. A
+// failure is kept and reported by each activation.
+func init() {
+	sdk.Handle(classify)
+	loadClassifier()
+}
 
 func main() { sdk.Serve() }
 
 // Classifier state survives between warm activations (native loop, wasm reactor).
 var (
 	classifier *model.Classifier
+	loadErr    error
 	loadMS     float64
 )
 
 func loadClassifier() (*model.Classifier, error) {
-	if classifier != nil {
-		return classifier, nil
+	if classifier != nil || loadErr != nil {
+		return classifier, loadErr
 	}
 	start := time.Now()
-	c, err := openModel()
-	if err != nil {
-		return nil, err
-	}
-	classifier, loadMS = c, float64(time.Since(start).Microseconds())/1000
-	return c, nil
+	classifier, loadErr = openModel()
+	loadMS = float64(time.Since(start).Microseconds()) / 1000
+	return classifier, loadErr
 }
 
 func openModel() (*model.Classifier, error) {
@@ -73,13 +77,14 @@ func openModel() (*model.Classifier, error) {
 		dirs = append(dirs, filepath.Dir(exe))
 	}
 	for _, d := range dirs {
-		if _, err := fs.Stat(os.DirFS(d), model.SidecarFile); err == nil {
+		// A directory with a sidecar, or with one of the known model files.
+		if _, err := model.ReadSidecar(os.DirFS(d)); err == nil {
 			return model.Open(d)
 		}
 	}
 	dir, err := model.Resolve("")
 	if err != nil {
-		return nil, fmt.Errorf("no model: not embedded, no %s in the action's files, and %v", model.SidecarFile, err)
+		return nil, fmt.Errorf("no model: not embedded, no %s or known model file in the action's files, and %v", model.SidecarFile, err)
 	}
 	return model.Open(dir)
 }

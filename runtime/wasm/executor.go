@@ -213,7 +213,7 @@ func (x *Executor) Init(ctx context.Context, req runtime.InitRequest) error {
 }
 
 func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string) (*action, error) {
-	art, err := decodeCode(req.Code, filepath.Join(dir, "action"), archive.Limits{MaxBytes: x.cfg.MaxArchiveBytes, MaxFiles: x.cfg.MaxArchiveEntries}, !x.cfg.DisallowPrecompiled)
+	art, err := decodeCode(req.Code, filepath.Join(dir, "action"), x.eng.cacheDir, archive.Limits{MaxBytes: x.cfg.MaxArchiveBytes, MaxFiles: x.cfg.MaxArchiveEntries}, !x.cfg.DisallowPrecompiled)
 	if err != nil {
 		return nil, err
 	}

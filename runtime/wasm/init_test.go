@@ -353,7 +353,7 @@ func FuzzDecodeCode(f *testing.F) {
 	f.Add(makeZip(f, zipEntry{name: "../main.wasm", body: []byte("\x00asm")}))
 	f.Fuzz(func(t *testing.T, code []byte) {
 		dir := t.TempDir()
-		art, err := decodeCode(code, filepath.Join(dir, "action"), archive.Limits{MaxBytes: 1 << 16, MaxFiles: 50}, true)
+		art, err := decodeCode(code, filepath.Join(dir, "action"), "", archive.Limits{MaxBytes: 1 << 16, MaxFiles: 50}, true)
 		if err != nil {
 			var rerr *runtime.Error
 			if !errors.As(err, &rerr) || rerr.Status != http.StatusBadGateway || rerr.Message == "" {
@@ -421,5 +421,55 @@ func TestSharedModule(t *testing.T) {
 	other := newExecutor(t, eng, Config{}, wat(t, watTrapReactor))
 	if info, _ := other.Info(); info.Source == SourceShared {
 		t.Fatal("a different module was shared")
+	}
+}
+
+// TestArchiveCache: an archive is unpacked once per content; a second executor of the same
+// archive uses the same read-only directory, and a different archive gets its own.
+func TestArchiveCache(t *testing.T) {
+	dir := t.TempDir()
+	eng, err := NewEngine(EngineConfig{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	module := guestModule(t, true)
+	zipWith := func(text string) []byte {
+		return makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "data/hello.txt", body: []byte(text)})
+	}
+	unpacked := func() []string {
+		matches, _ := filepath.Glob(filepath.Join(dir, "files-*"))
+		return matches
+	}
+	read := func(code []byte) string {
+		x := newExecutor(t, eng, Config{}, code)
+		defer x.Close()
+		r := run(t, x, activation{value: `{"mode":"read","path":"/action/data/hello.txt"}`})
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.result
+	}
+	first := zipWith("one")
+	if got := read(first); got != `{"text":"one"}` {
+		t.Fatalf("first = %s", got)
+	}
+	if n := len(unpacked()); n != 1 {
+		t.Fatalf("%d unpacked archives after the first init, want 1", n)
+	}
+	if got := read(first); got != `{"text":"one"}` {
+		t.Fatalf("again = %s", got)
+	}
+	if n := len(unpacked()); n != 1 {
+		t.Fatalf("the same archive was unpacked again: %v", unpacked())
+	}
+	if got := read(zipWith("two")); got != `{"text":"two"}` {
+		t.Fatalf("second archive = %s", got)
+	}
+	if n := len(unpacked()); n != 2 {
+		t.Fatalf("%d unpacked archives after a different one, want 2", n)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(dir, "files-tmp-*")); len(tmp) != 0 {
+		t.Fatalf("temporary directories left: %v", tmp)
 	}
 }
