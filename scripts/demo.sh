@@ -60,7 +60,9 @@ say "building bin/loadgen, bin/actionproxy and bin/wasmwhisk-compile"
 CGO_ENABLED=1 "$GO" build -trimpath -o bin/ ./cmd/loadgen ./cmd/actionproxy ./cmd/wasmwhisk-compile
 say "building the MobileNet action natively and for wasip1"
 CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/mobilenet ./actions/mobilenet
-GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/mobilenet.wasm ./actions/mobilenet
+# The wasm build is a WASI reactor (-buildmode=c-shared): one instance per container, made at /init,
+# with the model loaded then and kept across warm activations, as the native process keeps it.
+GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 "$GO" build -trimpath -buildmode=c-shared -o build/demo/mobilenet.wasm ./actions/mobilenet
 
 # Action zips: the executable (exec) or module (main.wasm) beside the model, its sidecar and labels.
 pack() { # pack ZIP ENTRY FILE
@@ -142,8 +144,9 @@ human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB", u); i = 1; while (b >= 1
 	echo
 	echo "Made by \`scripts/demo.sh\` (\`make demo\`) on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores,"
 	echo "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), backend **$backend**; $("$GO" version | cut -d' ' -f3)."
-	echo "mobilenet-native is the $native_what; mobilenet-wasm is the same source built for wasip1 (kind wasm:0.1),"
-	echo "compiled by the runtime at /init; mobilenet-wasm-aot is that archive precompiled by wasmwhisk-compile."
+	echo "mobilenet-native is the $native_what; mobilenet-wasm is the same source built for wasip1 as a WASI reactor"
+	echo "(kind wasm:0.1; model loaded at /init and kept across warm runs, like the native process), compiled by the"
+	echo "runtime at /init; mobilenet-wasm-aot is that archive precompiled by wasmwhisk-compile."
 	echo "Each action is deployed with memory 512 MB: with the 2048 MB container budget at most 4 run at once,"
 	echo "so at concurrency 5 one activation waits for a container (waitTime)."
 	echo "The standalone runs inside loadgen (\`-standalone\`) with no stem cells, so a cold start creates a container and sends /init."
