@@ -50,7 +50,8 @@ func (k clampKernel) run(in, out []*value) error {
 // is normalised by adding +0 (turning -0 into +0), so that the two ways of computing it give the
 // same bits everywhere: on amd64 and arm64 Go's min and max builtins, which compile to
 // branch-free instructions (a ReLU's sign is a coin toss for the branch predictor); elsewhere
-// (wasm, where the builtins are runtime calls) two comparisons.
+// (wasm, where the builtins are runtime calls) two comparisons selecting the bits of the
+// result, which compile to wasm's select rather than to branches.
 func clamp(dst, src []float32, lo, hi float32) {
 	dst = dst[:len(src)]
 	if lo != lo || hi != hi {
@@ -71,14 +72,17 @@ func clamp(dst, src []float32, lo, hi float32) {
 		}
 		return
 	}
+	lob, hib := math.Float32bits(lo), math.Float32bits(hi)
 	for i, x := range src {
+		// Selecting bits (integers) lets the compiler use a conditional select, not a branch.
+		b := math.Float32bits(x)
 		if x < lo {
-			x = lo
+			b = lob
 		}
-		if x > hi {
-			x = hi
+		if math.Float32frombits(b) > hi {
+			b = hib
 		}
-		dst[i] = x + 0
+		dst[i] = math.Float32frombits(b) + 0
 	}
 }
 
