@@ -285,7 +285,7 @@ func depthwiseGo(k *convKernel, x, wt, y []float32) {
 // and columns whose taps are all in range take the unrolled interior path.
 func depthwise3x3Go(k *convKernel, x, wt, bias, y []float32) {
 	plane, inPlane := k.oh*k.ow, k.h*k.w
-	W, sw := k.w, k.sw
+	W, sw, pl, lo, hi := k.w, k.sw, k.pl, k.lo, k.hi
 	// Output columns whose three input columns ox*sw-pl+{0,1,2} are all in [0, W).
 	ox0, _ := validRange(W, k.ow, sw, k.pl, 0)
 	_, ox1 := validRange(W, k.ow, sw, k.pl, 2)
@@ -312,43 +312,80 @@ func depthwise3x3Go(k *convKernel, x, wt, bias, y []float32) {
 			r1 := xc[(iy+1)*W : (iy+2)*W]
 			r2 := xc[(iy+2)*W : (iy+3)*W]
 			depthwise3x3Edge(k, xc, w, bv, iy, 0, ox0, out)
-			for ox := ox0; ox < ox1; ox++ {
-				ix := ox*sw - k.pl
-				a, b, c := r0[ix:ix+3:ix+3], r1[ix:ix+3:ix+3], r2[ix:ix+3:ix+3]
-				v := bv + float32(w0*a[0])
-				v += float32(w1 * a[1])
-				v += float32(w2 * a[2])
-				v += float32(w3 * b[0])
-				v += float32(w4 * b[1])
-				v += float32(w5 * b[2])
-				v += float32(w6 * c[0])
-				v += float32(w7 * c[1])
-				v += float32(w8 * c[2])
-				out[ox] = clamp1(v, k.lo, k.hi)
+			if mid := out[ox0:ox1]; len(mid) > 0 {
+				ix := ox0*sw - pl
+				span := (len(mid)-1)*sw + 3
+				dw3x3Row(mid, r0[ix:ix+span], r1[ix:ix+span], r2[ix:ix+span], sw, bv, w0, w1, w2, w3, w4, w5, w6, w7, w8)
+				clamp(mid, mid, lo, hi)
 			}
 			depthwise3x3Edge(k, xc, w, bv, iy, ox1, k.ow, out)
 		}
 	}
 }
 
+// dw3x3Row computes the interior outputs of one row, out[o] = bias + the nine taps on
+// a/b/c[o*sw + {0,1,2}] in row-major order, before the clamp. Stride 1 keeps a sliding window of
+// two columns per row in locals, so each output loads three floats instead of nine; the loops
+// are written so that Go proves every index in range (no bounds checks, which matters in wasm).
+func dw3x3Row(out, a, b, c []float32, sw int, bv, w0, w1, w2, w3, w4, w5, w6, w7, w8 float32) {
+	if sw == 1 {
+		n := len(out)
+		a, b, c = a[:n+2], b[:n+2], c[:n+2]
+		a0, a1, b0, b1, c0, c1 := a[0], a[1], b[0], b[1], c[0], c[1]
+		a, b, c = a[2:], b[2:], c[2:]
+		a, b, c = a[:n], b[:n], c[:n]
+		for o := range out {
+			a2, b2, c2 := a[o], b[o], c[o]
+			v := bv + float32(w0*a0)
+			v += float32(w1 * a1)
+			v += float32(w2 * a2)
+			v += float32(w3 * b0)
+			v += float32(w4 * b1)
+			v += float32(w5 * b2)
+			v += float32(w6 * c0)
+			v += float32(w7 * c1)
+			v += float32(w8 * c2)
+			out[o] = v
+			a0, a1, b0, b1, c0, c1 = a1, a2, b1, b2, c1, c2
+		}
+		return
+	}
+	for o := range out {
+		i := o * sw
+		ra, rb, rc := a[i:i+3:i+3], b[i:i+3:i+3], c[i:i+3:i+3]
+		v := bv + float32(w0*ra[0])
+		v += float32(w1 * ra[1])
+		v += float32(w2 * ra[2])
+		v += float32(w3 * rb[0])
+		v += float32(w4 * rb[1])
+		v += float32(w5 * rb[2])
+		v += float32(w6 * rc[0])
+		v += float32(w7 * rc[1])
+		v += float32(w8 * rc[2])
+		out[o] = v
+	}
+}
+
 // depthwise3x3Edge computes outputs [o0, o1) of one output row whose first input row is iy,
-// checking every tap against the borders.
+// adding only the taps inside the input (row-major order), then clamps them.
 func depthwise3x3Edge(k *convKernel, xc, w []float32, bv float32, iy, o0, o1 int, out []float32) {
+	if o0 >= o1 {
+		return
+	}
+	W, sw, pl := k.w, k.sw, k.pl
+	i0, i1 := max(0, -iy), min(3, k.h-iy) // tap rows inside the input
+	w = w[:9]
 	for ox := o0; ox < o1; ox++ {
-		ix := ox*k.sw - k.pl
+		ix := ox*sw - pl
+		j0, j1 := max(0, -ix), min(3, W-ix)
 		v := bv
-		for i := 0; i < 3; i++ {
-			if iy+i < 0 || iy+i >= k.h {
-				continue
-			}
-			row := xc[(iy+i)*k.w : (iy+i+1)*k.w]
-			for j := 0; j < 3; j++ {
-				if ix+j < 0 || ix+j >= k.w {
-					continue
-				}
-				v += float32(w[i*3+j] * row[ix+j])
+		for i := i0; i < i1; i++ {
+			base := (iy+i)*W + ix // + j >= 0 for j >= j0
+			for j := j0; j < j1; j++ {
+				v += float32(w[i*3+j] * xc[base+j])
 			}
 		}
-		out[ox] = clamp1(v, k.lo, k.hi)
+		out[ox] = v
 	}
+	clamp(out[o0:o1], out[o0:o1], k.lo, k.hi)
 }
