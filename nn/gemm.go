@@ -1,7 +1,5 @@
 package nn
 
-import "math"
-
 // gemm computes C += A·B for row-major A (m×k, row stride lda), B (k×n, ldb), C (m×n, ldc).
 // Every element of C accumulates its k products in increasing k order.
 func gemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
@@ -309,30 +307,6 @@ func gemmPacked(gk *gemmKernel, pa *packedA, n int, b []float32, ldb int, c []fl
 	for js := 0; js < strips; js++ {
 		tiles(0, panels, js)
 	}
-}
-
-// clamp1 is clamp for one value.
-func clamp1(x, lo, hi float32) float32 {
-	if lo != lo || hi != hi {
-		if x < lo {
-			x = lo
-		}
-		if x > hi {
-			x = hi
-		}
-		return x
-	}
-	if fastMinMax {
-		return min(max(x, lo), hi) + 0
-	}
-	b := math.Float32bits(x)
-	if x < lo {
-		b = math.Float32bits(lo)
-	}
-	if math.Float32frombits(b) > hi {
-		b = math.Float32bits(hi)
-	}
-	return math.Float32frombits(b) + 0
 }
 
 // gemmSmallB is the size (floats) up to which gemmPacked keeps all of B in cache, A outer.

@@ -134,16 +134,47 @@ func TestDepthwise3x3GoBitExact(t *testing.T) {
 	}
 }
 
-// TestClampKeepsNaN checks the fused epilogue's clamp on NaN and infinities.
-func TestClampKeepsNaN(t *testing.T) {
-	nan, inf := float32(math.NaN()), float32(math.Inf(1))
-	for _, tc := range []struct{ x, lo, hi, want float32 }{
-		{nan, 0, 6, nan}, {-1, 0, 6, 0}, {7, 0, 6, 6}, {3, 0, 6, 3}, {inf, 0, 6, 6}, {-inf, -inf, inf, -inf},
-	} {
-		got := clamp1(tc.x, tc.lo, tc.hi)
-		if math.Float32bits(got) != math.Float32bits(tc.want) && !(got != got && tc.want != tc.want) {
-			t.Errorf("clamp1(%v, %v, %v) = %v, want %v", tc.x, tc.lo, tc.hi, got, tc.want)
+// TestClampPathsAgree checks that clamp's two numeric paths, min/max builtins (amd64, arm64)
+// and the bit select (wasm and the rest), give the same bits, so that native pure Go and wasm
+// agree, including on signed zeros, infinities, values at the bounds and NaN.
+func TestClampPathsAgree(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	negZero := float32(math.Copysign(0, -1))
+	xs := []float32{0, negZero, 6, -6, inf, -inf, nan, 1e-45, -1e-45, 5.9999995, 6.0000005}
+	xs = append(xs, randSlice(r, 200)...)
+	for _, b := range [][2]float32{{0, 6}, {0, inf}, {-inf, inf}, {-1, 1}, {negZero, 0}, {2, 1}, {6, 6}} {
+		lo, hi := b[0], b[1]
+		got := make([]float32, len(xs))
+		clampSelect(got, xs, lo, hi)
+		for i, x := range xs {
+			want := min(max(x, lo), hi) + 0
+			g := got[i]
+			if x != x {
+				if g == g {
+					t.Errorf("clamp(NaN, %v, %v) = %v, want NaN", lo, hi, g)
+				}
+				continue
+			}
+			if math.Float32bits(g) != math.Float32bits(want) {
+				t.Errorf("clamp(%v, %v, %v): select path %v (%#x), min/max path %v (%#x)", x, lo, hi, g,
+					math.Float32bits(g), want, math.Float32bits(want))
+			}
 		}
+		// In place, as the kernels use it.
+		in := append([]float32(nil), xs...)
+		clampSelect(in, in, lo, hi)
+		for i := range in {
+			if math.Float32bits(in[i]) != math.Float32bits(got[i]) && in[i] == in[i] {
+				t.Fatalf("in place differs at %d", i)
+			}
+		}
+	}
+	// NaN bounds keep the comparisons' meaning: nothing is clamped against a NaN.
+	y := []float32{-3, 3}
+	clamp(y, y, nan, 2)
+	if y[0] != -3 || y[1] != 2 {
+		t.Errorf("clamp with NaN lo: %v", y)
 	}
 }
 

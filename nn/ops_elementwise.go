@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"unsafe"
 
 	"github.com/wasmwhisk/wasmwhisk/nn/onnx"
 )
@@ -72,17 +73,46 @@ func clamp(dst, src []float32, lo, hi float32) {
 		}
 		return
 	}
+	clampSelect(dst, src, lo, hi)
+}
+
+// clampSelect is clamp's portable path for numeric bounds (see clamp).
+func clampSelect(dst, src []float32, lo, hi float32) {
+	dst = dst[:len(src)]
+	if len(src) == 0 {
+		return
+	}
+	if lo > hi {
+		for i, x := range src {
+			if x < lo {
+				x = lo
+			}
+			if x > hi {
+				x = hi
+			}
+			dst[i] = x + 0
+		}
+		return
+	}
+	// Select the result's bits (integers), which compiles to wasm's select instead of branches;
+	// the bits are read through a second view of the same memory rather than converted through
+	// the stack as math.Float32bits does in wasm. With lo <= hi, x < lo and x > hi exclude each
+	// other, so both tests may look at x. -0 becomes +0 as in the other paths.
 	lob, hib := math.Float32bits(lo), math.Float32bits(hi)
+	sb := unsafe.Slice((*uint32)(unsafe.Pointer(&src[0])), len(src))
+	db := unsafe.Slice((*uint32)(unsafe.Pointer(&dst[0])), len(src))
 	for i, x := range src {
-		// Selecting bits (integers) lets the compiler use a conditional select, not a branch.
-		b := math.Float32bits(x)
+		b := sb[i]
 		if x < lo {
 			b = lob
 		}
-		if math.Float32frombits(b) > hi {
+		if x > hi {
 			b = hib
 		}
-		dst[i] = math.Float32frombits(b) + 0
+		if b == 1<<31 {
+			b = 0
+		}
+		db[i] = b
 	}
 }
 
