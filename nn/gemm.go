@@ -26,14 +26,21 @@ func gemmBiasActGo(m, n, k int, a []float32, lda int, b []float32, ldb int, c []
 			c1 := c[(i+1)*ldc+n0 : (i+1)*ldc+n1][:w]
 			c2 := c[(i+2)*ldc+n0 : (i+2)*ldc+n1][:w]
 			c3 := c[(i+3)*ldc+n0 : (i+3)*ldc+n1][:w]
-			var v0, v1, v2, v3 float32
+			var v [4]float32
 			if bias != nil {
-				v0, v1, v2, v3 = bias[i], bias[i+1], bias[i+2], bias[i+3]
-			}
-			for j := range c0 {
-				c0[j], c1[j], c2[j], c3[j] = v0, v1, v2, v3
+				copy(v[:], bias[i:i+4])
 			}
 			p := 0
+			if k >= 4 {
+				// The first pass writes C from the bias instead of reading a filled C.
+				axpy4x4Set(b[n0:n1], b[ldb+n0:ldb+n1], b[2*ldb+n0:2*ldb+n1], b[3*ldb+n0:3*ldb+n1], c0, c1, c2, c3,
+					a[i*lda:i*lda+4], a[(i+1)*lda:(i+1)*lda+4], a[(i+2)*lda:(i+2)*lda+4], a[(i+3)*lda:(i+3)*lda+4], v[:])
+				p = 4
+			} else {
+				for j := range c0 {
+					c0[j], c1[j], c2[j], c3[j] = v[0], v[1], v[2], v[3]
+				}
+			}
 			for ; p+4 <= k; p += 4 {
 				axpy4x4(b[p*ldb+n0:p*ldb+n1], b[(p+1)*ldb+n0:(p+1)*ldb+n1], b[(p+2)*ldb+n0:(p+2)*ldb+n1],
 					b[(p+3)*ldb+n0:(p+3)*ldb+n1], c0, c1, c2, c3,
@@ -108,6 +115,28 @@ func axpy4x4(b0, b1, b2, b3, c0, c1, c2, c3, r0, r1, r2, r3 []float32) {
 		c1[j] = c1[j] + float32(a10*x0) + float32(a11*x1) + float32(a12*x2) + float32(a13*x3)
 		c2[j] = c2[j] + float32(a20*x0) + float32(a21*x1) + float32(a22*x2) + float32(a23*x3)
 		c3[j] = c3[j] + float32(a30*x0) + float32(a31*x1) + float32(a32*x2) + float32(a33*x3)
+	}
+}
+
+// axpy4x4Set is axpy4x4 onto C rows that hold the biases v[0..3]: it writes C without reading
+// it, giving the same bits as filling C with the biases first.
+//
+//go:noinline
+func axpy4x4Set(b0, b1, b2, b3, c0, c1, c2, c3, r0, r1, r2, r3, v []float32) {
+	n := len(b0)
+	b1, b2, b3, c0, c1, c2, c3 = b1[:n], b2[:n], b3[:n], c0[:n], c1[:n], c2[:n], c3[:n]
+	r0, r1, r2, r3, v = r0[:4], r1[:4], r2[:4], r3[:4], v[:4]
+	a00, a01, a02, a03 := r0[0], r0[1], r0[2], r0[3]
+	a10, a11, a12, a13 := r1[0], r1[1], r1[2], r1[3]
+	a20, a21, a22, a23 := r2[0], r2[1], r2[2], r2[3]
+	a30, a31, a32, a33 := r3[0], r3[1], r3[2], r3[3]
+	v0, v1, v2, v3 := v[0], v[1], v[2], v[3]
+	for j, x0 := range b0 {
+		x1, x2, x3 := b1[j], b2[j], b3[j]
+		c0[j] = v0 + float32(a00*x0) + float32(a01*x1) + float32(a02*x2) + float32(a03*x3)
+		c1[j] = v1 + float32(a10*x0) + float32(a11*x1) + float32(a12*x2) + float32(a13*x3)
+		c2[j] = v2 + float32(a20*x0) + float32(a21*x1) + float32(a22*x2) + float32(a23*x3)
+		c3[j] = v3 + float32(a30*x0) + float32(a31*x1) + float32(a32*x2) + float32(a33*x3)
 	}
 }
 
