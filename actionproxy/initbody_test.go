@@ -1,6 +1,7 @@
 package actionproxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -18,8 +19,14 @@ func checkSplit(t *testing.T, body []byte) bool {
 		return false
 	}
 	var full, part map[string]any
-	if !archive.IsBase64Bytes(code) || json.Unmarshal(rest, &part) != nil {
+	if len(code) == 0 || bytes.ContainsAny(code, "\r\n") || json.Unmarshal(rest, &part) != nil {
 		return false
+	}
+	if _, err := decodeBase64Strict(code); err != nil {
+		return false
+	}
+	if !archive.IsBase64Bytes(code) {
+		t.Fatalf("the fast path decoded %q, which the controller's rule says is not base64", code)
 	}
 	if err := json.Unmarshal(body, &full); err != nil {
 		t.Fatalf("the fast path accepted invalid JSON %q: %v", body, err)

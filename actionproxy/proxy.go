@@ -117,16 +117,22 @@ func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var msg initMessage
-	// Fast path: base64 code is taken from the request bytes as they are (see splitCode).
-	var rawCode []byte
-	if rest, code, ok := splitCode(body); ok && archive.IsBase64Bytes(code) {
+	// Fast path: base64 code is decoded from the request bytes as they are (see splitCode). The
+	// decoder checks the alphabet and the padding; line breaks, which it would skip but JSON
+	// forbids in a string, send the body down the ordinary path.
+	var decoded []byte
+	if rest, code, ok := splitCode(body); ok && len(code) > 0 && bytes.IndexByte(code, '\n') < 0 && bytes.IndexByte(code, '\r') < 0 {
 		if err := json.Unmarshal(rest, &msg); err == nil && msg.Value != nil {
-			rawCode = code
-		} else {
+			decoded, err = decodeBase64Strict(code)
+			if err != nil {
+				decoded = nil
+			}
+		}
+		if decoded == nil {
 			msg = initMessage{}
 		}
 	}
-	if rawCode == nil {
+	if decoded == nil {
 		if err := json.Unmarshal(body, &msg); err != nil {
 			p.initFailed(w, http.StatusBadRequest, msgUnmarshal+err.Error())
 			return
@@ -152,13 +158,8 @@ func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 			req.Env[k] = envString(raw)
 		}
 		switch {
-		case rawCode != nil:
-			code, err := decodeBase64(rawCode)
-			if err != nil {
-				p.initFailed(w, http.StatusBadRequest, msgDecode+err.Error())
-				return
-			}
-			req.Code = code
+		case decoded != nil:
+			req.Code = decoded
 		case v.Code != nil:
 			code, err := decodeCode(*v.Code, v.Binary)
 			if err != nil {
@@ -333,7 +334,11 @@ func decodeCode(code string, binary bool) ([]byte, error) {
 
 // decodeBase64 decodes standard base64 (white space around it allowed).
 func decodeBase64(b []byte) ([]byte, error) {
-	b = bytes.TrimSpace(b)
+	return decodeBase64Strict(bytes.TrimSpace(b))
+}
+
+// decodeBase64Strict decodes standard base64 with nothing around it.
+func decodeBase64Strict(b []byte) ([]byte, error) {
 	out := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
 	n, err := base64.StdEncoding.Decode(out, b)
 	if err != nil {

@@ -486,11 +486,30 @@ func (iv *invoker) initPayload(inv *invocation, deadline time.Time) []byte {
 		main = "main"
 	}
 	value := map[string]any{"name": a.Name, "main": main, "binary": a.Exec.Binary, "env": env}
-	if a.Exec.Code != nil && *a.Exec.Code != "" {
-		value["code"] = *a.Exec.Code
+	code := ""
+	if a.Exec.Code != nil {
+		code = *a.Exec.Code
 	}
-	b, _ := json.Marshal(map[string]any{"value": value})
-	return b
+	if a.Exec.Binary {
+		// Binary means base64 after trimming (isBinaryCode): what remains needs no JSON escapes.
+		code = strings.TrimSpace(code)
+	}
+	if code == "" || !a.Exec.Binary {
+		if code != "" {
+			value["code"] = code
+		}
+		b, _ := json.Marshal(map[string]any{"value": value})
+		return b
+	}
+	// Binary code is base64, which JSON carries without escapes: splice it in rather than have
+	// encoding/json scan megabytes of it on every cold start.
+	head, _ := json.Marshal(value)
+	b := make([]byte, 0, len(head)+len(code)+20)
+	b = append(b, `{"value":{"code":"`...)
+	b = append(b, code...)
+	b = append(b, `",`...)
+	b = append(b, head[1:]...)
+	return append(b, '}')
 }
 
 func (iv *invoker) runPayload(inv *invocation, deadline time.Time) []byte {

@@ -152,8 +152,13 @@ func (s *Store) UpdateAction(namespace, name string, update func(old *Action) (*
 		out = a
 		return b.Put(key, data)
 	})
-	// Drop the entry whatever happened; the next GetAction reads what was committed.
-	s.cacheAction(string(actionKey(namespace, name)), nil)
+	// The committed action is what the next invoke needs: keep it decoded (its code is megabytes
+	// of base64 for a wasm module). After a failure, drop the entry; the next read decodes.
+	if err == nil {
+		s.cacheAction(string(actionKey(namespace, name)), out)
+	} else {
+		s.cacheAction(string(actionKey(namespace, name)), nil)
+	}
 	return out, err
 }
 

@@ -209,13 +209,17 @@ func IsBase64Bytes(code []byte) bool {
 		body = n - 1
 	}
 	for _, c := range t[:body] {
-		if !isBase64Char(c) {
+		if !base64Alphabet[c] {
 			return false
 		}
 	}
 	return true
 }
 
-func isBase64Char(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/'
-}
+// base64Alphabet marks the bytes of the standard base64 alphabet.
+var base64Alphabet = func() (a [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+		a[c] = true
+	}
+	return a
+}()
