@@ -45,9 +45,14 @@ vet:
 test: vet
 	$(GO) test -count=1 -timeout 25m ./...
 
-## bench: the benchmarks behind docs/ (figures are printed, not asserted)
+## bench: the benchmarks behind docs/ (figures are printed, not asserted; see docs/runtime.md,
+## docs/standalone.md, docs/inference.md)
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./runtime/... ./actionproxy/...
+	$(GO) test -run '^$$' -bench 'WarmInvoke|ColdStart' -benchtime 300x ./standalone/
+	$(GO) test -run '^$$' -bench 'CreateToInit|WarmRun' -benchtime 10x ./standalone/docker
+	$(GO) test -run '^$$' -bench 'ColdInit' -benchtime 5x ./actions/mobilenet
+	bash bench/mobilenet.sh
 
 ## bench-mobilenet: one 224x224 inference natively, natively in pure Go, in wasm, and onnxruntime
 bench-mobilenet:
@@ -56,7 +61,9 @@ bench-mobilenet:
 ## fuzz: a short run of every fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzInitPayload -fuzztime 30s ./actionproxy
+	$(GO) test -run '^$$' -fuzz FuzzSplitCode -fuzztime 30s ./actionproxy
 	$(GO) test -run '^$$' -fuzz FuzzExtractZip -fuzztime 30s ./runtime/archive
+	$(GO) test -run '^$$' -fuzz FuzzIsBase64 -fuzztime 30s ./runtime/archive
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCode -fuzztime 30s ./runtime/wasm
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./nn/onnx
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./deploy/openwhisk
