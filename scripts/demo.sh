@@ -63,6 +63,10 @@ CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/mobilenet ./actions/mobilenet
 # The wasm build is a WASI reactor (-buildmode=c-shared): one instance per container, made at /init,
 # with the model loaded then and kept across warm activations, as the native process keeps it.
 GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 "$GO" build -trimpath -buildmode=c-shared -o build/demo/mobilenet.wasm ./actions/mobilenet
+say "building the hello action natively and for wasip1 (where start-up is all there is)"
+CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/hello ./actions/hello
+GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 "$GO" build -trimpath -buildmode=c-shared -o build/demo/hello.wasm ./actions/hello
+bin/wasmwhisk-compile -o build/demo/hello.cwasm build/demo/hello.wasm
 
 # Action zips: the executable (exec) or module (main.wasm) beside the model, its sidecar and labels.
 pack() { # pack ZIP ENTRY FILE
@@ -98,7 +102,7 @@ sizes_file="$out/image-sizes.tsv"
 case $backend in
 docker)
 	say "building the Docker images (deploy/docker/build-images.sh)"
-	IMAGE_SIZES_FILE="$sizes_file" bash deploy/docker/build-images.sh mobilenet wasm-runtime >&2
+	IMAGE_SIZES_FILE="$sizes_file" bash deploy/docker/build-images.sh mobilenet wasm-runtime native-runtime >&2
 	native_deploy="mobilenet-native=blackbox@wasmwhisk/mobilenet:${IMAGE_TAG:-0.1}"
 	native_what="blackbox image wasmwhisk/mobilenet:${IMAGE_TAG:-0.1}"
 	;;
@@ -136,6 +140,28 @@ say "cold probe, module compiled at /init vs precompiled: ${jit_cmd[*]}"
 say "warm run: ${warm_cmd[*]}"
 "${warm_cmd[@]}" | tee "$out/warm.txt"
 
+# The same precompiled wasm action on the WOW-style wasm host backend: each "container" is a module
+# instance inside the standalone's own process, so a cold start creates no container at all.
+host=(-standalone -standalone-backend wasmhost -deploy "mobilenet-wasm-aot=wasm:0.1@build/demo/mobilenet-wasm-aot.zip,memory=512")
+host_cold_cmd=(bin/loadgen run "${host[@]}" -actions mobilenet-wasm-aot -concurrency "$levels" -cold -out "$out/wasmhost-cold")
+host_warm_cmd=(bin/loadgen run "${host[@]}" -actions mobilenet-wasm-aot -concurrency "$warm_levels"
+	-count "$warm_count" -warmup "$warm_warmup" -out "$out/wasmhost-warm")
+# hello: a trivial action, so that a cold start is nothing but the platform's start-up cost.
+hello=(-standalone -standalone-backend "$backend" -proxy-binary bin/actionproxy
+	-deploy "hello-native=native:0.1@build/demo/hello" -deploy "hello-wasm=wasm:0.1@build/demo/hello.cwasm")
+hello_cmd=(bin/loadgen run "${hello[@]}" -actions hello-native,hello-wasm -concurrency "$levels" -cold -out "$out/hello-cold")
+hello_host_cmd=(bin/loadgen run -standalone -standalone-backend wasmhost -deploy "hello-wasm=wasm:0.1@build/demo/hello.cwasm"
+	-actions hello-wasm -concurrency "$levels" -cold -out "$out/hello-wasmhost-cold")
+say "hello, cold sweep ($backend): ${hello_cmd[*]}"
+"${hello_cmd[@]}" | tee "$out/hello-cold.txt"
+say "hello, cold sweep (wasm host): ${hello_host_cmd[*]}"
+"${hello_host_cmd[@]}" | tee "$out/hello-wasmhost-cold.txt"
+
+say "wasm host, cold sweep: ${host_cold_cmd[*]}"
+"${host_cold_cmd[@]}" | tee "$out/wasmhost-cold.txt"
+say "wasm host, warm run: ${host_warm_cmd[*]}"
+"${host_warm_cmd[@]}" | tee "$out/wasmhost-warm.txt"
+
 # --- report ---------------------------------------------------------------------------------------
 size() { stat -c %s "$1"; }
 human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB", u); i = 1; while (b >= 1024 && i < 4) { b /= 1024; i++ } printf (i == 1 ? "%d %s" : "%.1f %s"), b, u[i] }'; }
@@ -157,6 +183,10 @@ human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB", u); i = 1; while (b >= 1
 	echo "${cold_cmd[*]}"
 	echo "${jit_cmd[*]}"
 	echo "${warm_cmd[*]}"
+	echo "${host_cold_cmd[*]}"
+	echo "${host_warm_cmd[*]}"
+	echo "${hello_cmd[*]}"
+	echo "${hello_host_cmd[*]}"
 	echo '```'
 	echo
 	echo "## Artifacts"
@@ -183,6 +213,29 @@ human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB", u); i = 1; while (b >= 1
 	echo "## Warm (after $warm_warmup warm-up invocations per level)"
 	echo
 	sed -n '/^## mobilenet/,$p' "$out/warm/summary.md" | sed 's/^## /### /; s/](\([a-z_]*\.png\))/](warm\/\1)/'
+	echo
+	echo "## The wasm action on the wasm host backend (module instances in the standalone's process, no container)"
+	echo
+	echo "### Cold"
+	echo
+	sed -n '/^## mobilenet/,$p' "$out/wasmhost-cold/summary.md" | sed 's/^## /#### /; s/](\([a-z_]*\.png\))/](wasmhost-cold\/\1)/'
+	echo
+	echo "### Warm"
+	echo
+	sed -n '/^## mobilenet/,$p' "$out/wasmhost-warm/summary.md" | sed 's/^## /#### /; s/](\([a-z_]*\.png\))/](wasmhost-warm\/\1)/'
+	echo
+	echo "## hello: cold starts where start-up is all the work"
+	echo
+	echo "hello-native is the native actionloop executable on the $backend backend (native-runtime image under Docker);"
+	echo "hello-wasm is the same source as a precompiled wasm reactor, on the $backend backend and then on the wasm host."
+	echo
+	echo "### $backend backend"
+	echo
+	sed -n '/^## hello/,$p' "$out/hello-cold/summary.md" | sed 's/^## /#### /; s/](\([a-z_]*\.png\))/](hello-cold\/\1)/'
+	echo
+	echo "### wasm host backend"
+	echo
+	sed -n '/^## hello/,$p' "$out/hello-wasmhost-cold/summary.md" | sed 's/^## /#### /; s/](\([a-z_]*\.png\))/](hello-wasmhost-cold\/\1)/'
 } >"$out/README.md"
 say "report: $out/README.md"
 
