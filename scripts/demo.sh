@@ -176,6 +176,9 @@ human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB", u); i = 1; while (b >= 1
 	echo "Each action is deployed with memory 512 MB: with the 2048 MB container budget at most 4 run at once,"
 	echo "so at concurrency 5 one activation waits for a container (waitTime)."
 	echo "The standalone runs inside loadgen (\`-standalone\`) with no stem cells, so a cold start creates a container and sends /init."
+	echo "Under Docker, wasm:0.1 containers share a volume with the runtime's compiled-module and unpacked-archive cache"
+	echo "(as \`wasmwhisk standalone\` does by default, and as blackbox containers share their image's layers); on a"
+	echo "real OpenWhisk cluster there is no such volume and every new container unpacks the action zip again."
 	echo
 	echo "Commands:"
 	echo

@@ -38,7 +38,9 @@ func ensureStandalone(ctx context.Context, opts *loadgen.RunOptions, stderr io.W
 	case "process":
 		backend, err = process.New(process.Config{ProxyBinary: opts.ProxyBinary})
 	case "docker":
-		backend, err = docker.New(ctx, docker.Config{Instance: "loadgen", UserMemoryMB: userMemoryMB})
+		// As `wasmwhisk standalone` does by default: wasm:0.1 containers share the compiled-module
+		// and unpacked-archive cache, as blackbox containers share their image's layers.
+		backend, err = docker.New(ctx, docker.Config{Instance: "loadgen", UserMemoryMB: userMemoryMB, WasmCacheVolume: "wasmwhisk-modcache"})
 	default:
 		err = fmt.Errorf("unknown backend %q", opts.StandaloneBackend)
 	}
