@@ -37,8 +37,7 @@ type Backend struct {
 	cfg                 Config
 	memRoot, freezeRoot string
 
-	mu   sync.Mutex
-	live map[*container]struct{}
+	live standalone.LiveSet[*container]
 }
 
 // New checks the proxy binary and probes cgroups.
@@ -49,7 +48,7 @@ func New(cfg Config) (*Backend, error) {
 	if _, err := os.Stat(cfg.ProxyBinary); err != nil {
 		return nil, fmt.Errorf("process: actionproxy binary: %w", err)
 	}
-	b := &Backend{cfg: cfg, live: map[*container]struct{}{}}
+	b := &Backend{cfg: cfg}
 	if !cfg.NoCgroups {
 		b.memRoot, b.freezeRoot = cgroupRoots()
 	}
@@ -115,25 +114,13 @@ func (b *Backend) Create(ctx context.Context, spec standalone.ContainerSpec) (st
 		logs.CloseInput()
 		close(c.exited)
 	}()
-	b.mu.Lock()
-	b.live[c] = struct{}{}
-	b.mu.Unlock()
+	b.live.Add(c)
 	return c, nil
 }
 
 // Close kills every live container.
 func (b *Backend) Close() error {
-	b.mu.Lock()
-	live := make([]*container, 0, len(b.live))
-	for c := range b.live {
-		live = append(live, c)
-	}
-	b.mu.Unlock()
-	var errs []error
-	for _, c := range live {
-		errs = append(errs, c.Destroy(context.Background()))
-	}
-	return errors.Join(errs...)
+	return b.live.DestroyAll(context.Background())
 }
 
 func freePort() (int, error) {
@@ -244,9 +231,7 @@ func (c *container) Destroy(ctx context.Context) error {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		c.backend.mu.Lock()
-		delete(c.backend.live, c)
-		c.backend.mu.Unlock()
+		c.backend.live.Remove(c)
 	})
 	return err
 }

@@ -37,13 +37,12 @@ type Backend struct {
 	workDir string
 	seq     atomic.Int64
 
-	mu   sync.Mutex
-	live map[*container]struct{}
+	live standalone.LiveSet[*container]
 }
 
 // New returns a wasm host backend.
 func New(cfg Config) (*Backend, error) {
-	b := &Backend{eng: cfg.Engine, workDir: cfg.WorkDir, live: map[*container]struct{}{}}
+	b := &Backend{eng: cfg.Engine, workDir: cfg.WorkDir}
 	if b.eng == nil {
 		eng, err := wasm.NewEngine(wasm.EngineConfig{})
 		if err != nil {
@@ -91,24 +90,13 @@ func (b *Backend) Create(ctx context.Context, spec standalone.ContainerSpec) (st
 		Setenv:          func(string, string) error { return nil },
 	})
 	c := &container{id: spec.Name + "-" + strconv.FormatInt(b.seq.Add(1), 10), proxy: proxy, handler: proxy.Handler(), logs: logs, backend: b}
-	b.mu.Lock()
-	b.live[c] = struct{}{}
-	b.mu.Unlock()
+	b.live.Add(c)
 	return c, nil
 }
 
 // Close destroys every live container and the engine it made.
 func (b *Backend) Close() error {
-	b.mu.Lock()
-	live := make([]*container, 0, len(b.live))
-	for c := range b.live {
-		live = append(live, c)
-	}
-	b.mu.Unlock()
-	var errs []error
-	for _, c := range live {
-		errs = append(errs, c.Destroy(context.Background()))
-	}
+	errs := []error{b.live.DestroyAll(context.Background())}
 	if b.ownsEng {
 		errs = append(errs, b.eng.Close())
 	}
@@ -179,9 +167,7 @@ func (c *container) Destroy(context.Context) error {
 		c.destroyed.Store(true)
 		err = c.proxy.Close()
 		c.logs.CloseInput()
-		c.backend.mu.Lock()
-		delete(c.backend.live, c)
-		c.backend.mu.Unlock()
+		c.backend.live.Remove(c)
 	})
 	return err
 }
