@@ -106,9 +106,26 @@ type action struct {
 	filesDir string
 	ioDir    string       // private directory of this action's files; "" when none is needed
 	reactor  *reactorPool // nil for commands
-	// workers counts guest calls in flight, including those Run gave up on; Close releases the
-	// module only when there are none (otherwise it stays loaded).
-	workers atomic.Int64
+	// workers counts guest calls in flight, including those Run gave up on. The module is
+	// released once the action is retired (Close, or a failed Init) and no worker remains, by
+	// whichever of the two comes last (see release).
+	workers  atomic.Int64
+	retired  atomic.Bool
+	released atomic.Bool
+}
+
+// retire marks the action as no longer used by its executor and releases its module unless a
+// guest call is still in flight; the last such call then releases it.
+func (x *Executor) retire(a *action) {
+	a.retired.Store(true)
+	x.release(a)
+}
+
+// release drops the action's hold on its module once it is retired and idle; exactly once.
+func (x *Executor) release(a *action) {
+	if a.retired.Load() && a.workers.Load() == 0 && a.released.CompareAndSwap(false, true) {
+		x.eng.releaseModule(a.shared)
+	}
 }
 
 var _ runtime.Executor = (*Executor)(nil)
@@ -234,8 +251,8 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 	}
 	ok := false
 	defer func() {
-		if !ok && a.workers.Load() == 0 {
-			x.eng.releaseModule(a.shared)
+		if !ok {
+			x.retire(a)
 		}
 	}()
 	if err := x.checkImports(a.module); err != nil {
@@ -471,10 +488,18 @@ func (x *Executor) guard(ctx context.Context, a *action, deadline time.Time, wor
 	a.workers.Add(1)
 	x.eng.workers.Add(1)
 	go func() {
-		defer x.eng.workers.Add(-1)
-		defer a.workers.Add(-1)
-		r, err := work(claim)
-		done <- outcome{r, err}
+		var o outcome
+		func() {
+			// Counted down before the outcome is delivered: a Close right after Run returns
+			// must see no worker, or the module would stay held by nobody.
+			defer func() {
+				a.workers.Add(-1)
+				x.release(a)
+				x.eng.workers.Add(-1)
+			}()
+			o.result, o.err = work(claim)
+		}()
+		done <- o
 	}()
 	timer := time.NewTimer(time.Until(deadline) + runGrace)
 	defer timer.Stop()
@@ -518,9 +543,7 @@ func (x *Executor) Close() error {
 		if a.reactor != nil {
 			a.reactor.close()
 		}
-		if a.workers.Load() == 0 {
-			x.eng.releaseModule(a.shared)
-		}
+		x.retire(a)
 	}
 	if x.dir != "" {
 		if err := os.RemoveAll(x.dir); err != nil {

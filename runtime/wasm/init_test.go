@@ -473,3 +473,34 @@ func TestArchiveCache(t *testing.T) {
 		t.Fatalf("temporary directories left: %v", tmp)
 	}
 }
+
+// TestCloseRightAfterRunReleasesModule: Close straight after Run returns must release the compiled
+// module (the run's worker counts itself out before delivering), so the next Init of the same code
+// loads it from the cache instead of finding it still held by nobody.
+func TestCloseRightAfterRunReleasesModule(t *testing.T) {
+	eng, err := NewEngine(EngineConfig{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	module := wat(t, watEchoReactor)
+	for i := 0; i < 50; i++ {
+		x := eng.NewExecutor(Config{})
+		if err := x.Init(context.Background(), runtime.InitRequest{Code: module}); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			if info, _ := x.Info(); info.Source == SourceShared {
+				t.Fatalf("round %d: the previous executor's module was never released", i)
+			}
+		}
+		if r := run(t, x, activation{}); r.err != nil {
+			t.Fatal(r.err)
+		}
+		// The invariant that makes it so: once Run has returned, its worker is counted out.
+		if n := x.act.Load().workers.Load(); n != 0 {
+			t.Fatalf("round %d: %d guest calls still counted after Run returned", i, n)
+		}
+		x.Close()
+	}
+}
