@@ -158,29 +158,10 @@ type child struct {
 }
 
 func (e *Executor) start(ctx context.Context, exe, dir string, initEnv map[string]string) (*child, error) {
-	resultsR, resultsW, err := os.Pipe()
+	cmd, stdin, resultsR, err := e.spawn(ctx, exe, dir, initEnv)
 	if err != nil {
-		return nil, fmt.Errorf("native: pipe: %w", err)
+		return nil, err
 	}
-	cmd := exec.Command(exe)
-	cmd.Dir = dir
-	cmd.Env = e.childEnv(initEnv)
-	cmd.Stdout = e.cfg.Stdout
-	cmd.Stderr = e.cfg.Stderr
-	cmd.ExtraFiles = []*os.File{resultsW} // fd 3
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		resultsR.Close()
-		resultsW.Close()
-		return nil, fmt.Errorf("native: stdin: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		resultsR.Close()
-		resultsW.Close()
-		return nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: "+err.Error(), err)
-	}
-	resultsW.Close()
 	c := &child{cmd: cmd, stdin: stdin, results: make(chan []byte, 1), exited: make(chan struct{})}
 	go func() {
 		defer resultsR.Close()
@@ -229,6 +210,49 @@ func (e *Executor) start(ctx context.Context, exe, dir string, initEnv map[strin
 	case <-ctx.Done():
 		c.kill()
 		return nil, ctx.Err()
+	}
+}
+
+// spawn starts the executable with a pipe on fd 3 and returns the read end of that pipe.
+//
+// exec can fail with ETXTBSY right after the executable was written: a child forked at that
+// moment by another goroutine (another container's cold start) briefly holds the file open for
+// writing until it calls exec itself (golang/go#22315). That passes within milliseconds, so spawn
+// tries again for a while instead of failing the activation.
+func (e *Executor) spawn(ctx context.Context, exe, dir string, initEnv map[string]string) (*exec.Cmd, io.WriteCloser, *os.File, error) {
+	for attempt := 0; ; attempt++ {
+		resultsR, resultsW, err := os.Pipe()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("native: pipe: %w", err)
+		}
+		cmd := exec.Command(exe)
+		cmd.Dir = dir
+		cmd.Env = e.childEnv(initEnv)
+		cmd.Stdout = e.cfg.Stdout
+		cmd.Stderr = e.cfg.Stderr
+		cmd.ExtraFiles = []*os.File{resultsW} // fd 3
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			resultsR.Close()
+			resultsW.Close()
+			return nil, nil, nil, fmt.Errorf("native: stdin: %w", err)
+		}
+		err = cmd.Start()
+		resultsW.Close()
+		if err == nil {
+			return cmd, stdin, resultsR, nil
+		}
+		resultsR.Close()
+		stdin.Close()
+		if !errors.Is(err, syscall.ETXTBSY) || attempt >= 50 {
+			return nil, nil, nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: "+err.Error(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, nil, ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 2 * time.Millisecond):
+		}
 	}
 }
 
