@@ -24,10 +24,12 @@ import (
 
 // classifyLine is one output line of `wasmwhisk classify`.
 type classifyLine struct {
-	File  string             `json:"file"`
-	Top   []model.Prediction `json:"top,omitempty"`
-	MS    float64            `json:"ms"`
-	Error string             `json:"error,omitempty"`
+	File string             `json:"file"`
+	Top  []model.Prediction `json:"top,omitempty"`
+	MS   float64            `json:"ms"`
+	// InferenceMS is the model's own time, without reading, decoding and resizing the image.
+	InferenceMS float64 `json:"inference_ms,omitempty"`
+	Error       string  `json:"error,omitempty"`
 }
 
 // classifyCmd is `wasmwhisk classify [-wasm] [-model DIR] [-top N] FILE...`: it classifies
@@ -52,16 +54,16 @@ func classifyCmd(args []string) error {
 	if err != nil {
 		return fmt.Errorf("classify: %w", err)
 	}
-	var classify func(file string, data []byte) ([]model.Prediction, error)
+	var classify func(file string, data []byte) ([]model.Prediction, float64, error)
 	if *useWasm {
 		run, closeFn, err := wasmClassifier(*module, dir)
 		if err != nil {
 			return fmt.Errorf("classify: %w", err)
 		}
 		defer closeFn()
-		classify = func(file string, data []byte) ([]model.Prediction, error) {
+		classify = func(file string, data []byte) ([]model.Prediction, float64, error) {
 			if strings.HasSuffix(file, ".f32") {
-				return nil, errors.New("raw .f32 tensors are not supported with -wasm (the action takes images)")
+				return nil, 0, errors.New("raw .f32 tensors are not supported with -wasm (the action takes images)")
 			}
 			return run(data, *top)
 		}
@@ -70,12 +72,12 @@ func classifyCmd(args []string) error {
 		if err != nil {
 			return fmt.Errorf("classify: %w", err)
 		}
-		classify = func(file string, data []byte) ([]model.Prediction, error) {
+		classify = func(file string, data []byte) ([]model.Prediction, float64, error) {
 			var res *model.Result
 			var err error
 			if strings.HasSuffix(file, ".f32") {
 				if len(data)%4 != 0 {
-					return nil, errors.New("a .f32 file must hold float32 values")
+					return nil, 0, errors.New("a .f32 file must hold float32 values")
 				}
 				x := make([]float32, len(data)/4)
 				for i := range x {
@@ -86,9 +88,9 @@ func classifyCmd(args []string) error {
 				res, err = c.ClassifyImage(data, *top)
 			}
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
-			return res.Top, nil
+			return res.Top, res.InferenceMS, nil
 		}
 	}
 	enc := json.NewEncoder(os.Stdout)
@@ -98,7 +100,7 @@ func classifyCmd(args []string) error {
 		start := time.Now()
 		data, err := os.ReadFile(file)
 		if err == nil {
-			line.Top, err = classify(file, data)
+			line.Top, line.InferenceMS, err = classify(file, data)
 		}
 		line.MS = float64(time.Since(start).Microseconds()) / 1000
 		if err != nil {
@@ -117,7 +119,7 @@ func classifyCmd(args []string) error {
 
 // wasmClassifier deploys the wasm action with the model directory's files in its archive and
 // returns a function that classifies one image through it.
-func wasmClassifier(modulePath, dir string) (func([]byte, int) ([]model.Prediction, error), func(), error) {
+func wasmClassifier(modulePath, dir string) (func([]byte, int) ([]model.Prediction, float64, error), func(), error) {
 	mod, err := os.ReadFile(modulePath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w (build it with `make wasm`)", err)
@@ -165,26 +167,27 @@ func wasmClassifier(modulePath, dir string) (func([]byte, int) ([]model.Predicti
 		closeFn()
 		return nil, nil, err
 	}
-	run := func(img []byte, top int) ([]model.Prediction, error) {
+	run := func(img []byte, top int) ([]model.Prediction, float64, error) {
 		value, _ := json.Marshal(map[string]any{"image": base64.StdEncoding.EncodeToString(img), "top": top})
 		line, _ := json.Marshal(map[string]json.RawMessage{"value": value})
 		var stdout, stderr bytes.Buffer
 		res, err := x.Run(context.Background(), runtime.RunRequest{Value: value, Context: map[string]string{},
 			Env: map[string]string{}, Line: line, Stdout: &stdout, Stderr: &stderr})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		var out struct {
-			Top   []model.Prediction `json:"top"`
-			Error string             `json:"error"`
+			Top         []model.Prediction `json:"top"`
+			InferenceMS float64            `json:"inference_ms"`
+			Error       string             `json:"error"`
 		}
 		if err := json.Unmarshal(res, &out); err != nil {
-			return nil, fmt.Errorf("action result %s: %w", res, err)
+			return nil, 0, fmt.Errorf("action result %s: %w", res, err)
 		}
 		if out.Error != "" {
-			return nil, errors.New(out.Error)
+			return nil, 0, errors.New(out.Error)
 		}
-		return out.Top, nil
+		return out.Top, out.InferenceMS, nil
 	}
 	return run, closeFn, nil
 }
