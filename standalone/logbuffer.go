@@ -139,6 +139,35 @@ func (b *LogBuffer) Collect(ctx context.Context, waitForSentinels bool) ([]LogLi
 	}
 }
 
+// Settle waits until the input has ended, or no line has arrived for quiet, or max has passed:
+// for a backend whose logs arrive asynchronously (Docker's log stream), what a container wrote
+// just before it died may still be on its way when the invoker collects without sentinels.
+func (b *LogBuffer) Settle(ctx context.Context, quiet, max time.Duration) {
+	limit := time.NewTimer(max)
+	defer limit.Stop()
+	for {
+		b.mu.Lock()
+		closed, changed := b.closed, b.changed
+		b.mu.Unlock()
+		if closed {
+			return
+		}
+		idle := time.NewTimer(quiet)
+		select {
+		case <-changed:
+			idle.Stop()
+		case <-idle.C:
+			return
+		case <-limit.C:
+			idle.Stop()
+			return
+		case <-ctx.Done():
+			idle.Stop()
+			return
+		}
+	}
+}
+
 func dropSentinels(lines []LogLine) []LogLine {
 	out := make([]LogLine, 0, len(lines))
 	for _, l := range lines {

@@ -373,6 +373,11 @@ func (c *Container) oomKilled(ctx context.Context) bool {
 // Logs implements standalone.Container. The engine copies stdout and stderr separately, so lines
 // arrive interleaved arbitrarily; they are returned in the order of the engine's timestamps.
 func (c *Container) Logs(ctx context.Context, waitForSentinels bool) ([]standalone.LogLine, error) {
+	if !waitForSentinels {
+		// The log stream lags the container a little: after a crash, wait for it to end (or
+		// go quiet) so that the last lines the action wrote are not lost.
+		c.logs.Settle(ctx, 100*time.Millisecond, time.Second)
+	}
 	lines, err := c.logs.Collect(ctx, waitForSentinels)
 	sort.SliceStable(lines, func(i, j int) bool { return lines[i].Time.Before(lines[j].Time) })
 	return lines, err
