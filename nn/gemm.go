@@ -83,6 +83,7 @@ func gemmBiasActGo(m, n, k int, a []float32, lda int, b []float32, ldb int, c []
 
 // axpy4 adds a0·b, a1·b, a2·b and a3·b to c0..c3, rounding each product. It is a separate leaf
 // function so that its loop gets registers of its own.
+//
 //go:noinline
 func axpy4(b, c0, c1, c2, c3 []float32, a0, a1, a2, a3 float32) {
 	n := len(b)

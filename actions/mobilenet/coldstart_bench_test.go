@@ -97,7 +97,6 @@ func zipOf(tb testing.TB, entry string, main []byte, files map[string]string) []
 	return buf.Bytes()
 }
 
-
 func reportMedian(b *testing.B, d []time.Duration) {
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 	b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, "median-ms")
