@@ -5,7 +5,7 @@ ACTIONS   := build/actions
 SAMPLES   := hello cpuhash counter
 export CGO_ENABLED ?= 1
 
-.PHONY: all build wasm native-actions mobilenet test vet bench bench-mobilenet fuzz images model demo clean
+.PHONY: all build wasm native-actions mobilenet lint test vet bench bench-mobilenet fuzz images model demo clean
 
 all: build wasm
 
@@ -41,8 +41,13 @@ vet:
 	$(GO) vet ./...
 	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) vet ./actions/...
 
+## lint: formatting and module hygiene (CI fails on either)
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt -l lists:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
+
 ## test: everything CI checks
-test: vet
+test: lint vet
 	$(GO) test -count=1 -timeout 25m ./...
 
 ## bench: the benchmarks behind docs/ (figures are printed, not asserted; see docs/runtime.md,
