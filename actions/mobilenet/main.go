@@ -14,17 +14,16 @@ package main
 import (
 	"context"
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/actions/sdk"
+	"github.com/wasmwhisk/wasmwhisk/nn/imageproc"
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
 )
 
@@ -120,7 +119,7 @@ func classify(ctx context.Context, params map[string]any) (any, error) {
 			return nil, errors.New("image must be a base64 string")
 		}
 		var err error
-		if img, err = decodeBase64(s); err != nil {
+		if img, err = imageproc.DecodeBase64(s, maxImageBytes); err != nil {
 			return nil, err
 		}
 	}
@@ -137,23 +136,4 @@ func classify(ctx context.Context, params map[string]any) (any, error) {
 		out.Top = append(out.Top, prediction{Label: p.Label, Index: p.Index, Confidence: p.Confidence})
 	}
 	return out, nil
-}
-
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if i := strings.Index(s, ";base64,"); strings.HasPrefix(s, "data:") && i >= 0 {
-		s = s[i+len(";base64,"):]
-	}
-	if len(s) == 0 {
-		return nil, errors.New("image is empty")
-	}
-	if base64.StdEncoding.DecodedLen(len(s)) > maxImageBytes {
-		return nil, fmt.Errorf("image is larger than %d bytes", maxImageBytes)
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	return nil, errors.New("image is not valid base64")
 }
