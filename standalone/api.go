@@ -56,6 +56,8 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("/{ns}/activations/{id}/", s.withNamespace(s.handleGetActivation)).Methods(http.MethodGet)
 	api.HandleFunc("/{ns}/activations/{id}/result", s.withNamespace(s.handleActivationResult)).Methods(http.MethodGet)
 	api.HandleFunc("/{ns}/activations/{id}/logs", s.withNamespace(s.handleActivationLogs)).Methods(http.MethodGet)
+	r.Handle(memoryPathPrefix, s.authenticate(http.HandlerFunc(s.handleMemory))).Methods(http.MethodGet) // memory.go
+	r.Handle(memoryPathPrefix+"/peak", s.authenticate(http.HandlerFunc(s.handleMemoryPeak))).Methods(http.MethodPost)
 	notFound := s.stamp(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, req, http.StatusNotFound, msgNoResource)
 	}))

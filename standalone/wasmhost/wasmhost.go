@@ -89,7 +89,7 @@ func (b *Backend) Create(ctx context.Context, spec standalone.ContainerSpec) (st
 		AllowConcurrent: spec.Concurrency > 1,
 		Setenv:          func(string, string) error { return nil },
 	})
-	c := &container{id: spec.Name + "-" + strconv.FormatInt(b.seq.Add(1), 10), proxy: proxy, handler: proxy.Handler(), logs: logs, backend: b}
+	c := &container{id: spec.Name + "-" + strconv.FormatInt(b.seq.Add(1), 10), proxy: proxy, handler: proxy.Handler(), logs: logs, backend: b, exec: exec}
 	b.live.Add(c)
 	return c, nil
 }
@@ -109,6 +109,7 @@ type container struct {
 	handler http.Handler
 	logs    *standalone.LogBuffer
 	backend *Backend
+	exec    runtime.Executor // for its memory report (memory.go)
 
 	once      sync.Once
 	destroyed atomic.Bool
