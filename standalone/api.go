@@ -46,10 +46,23 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("/{ns}/limits", s.withNamespace(s.handleLimits)).Methods(http.MethodGet)
 	api.HandleFunc("/{ns}/actions", s.withNamespace(s.handleListActions)).Methods(http.MethodGet)
 	api.HandleFunc("/{ns}/actions/", s.withNamespace(s.handleListActions)).Methods(http.MethodGet)
-	api.HandleFunc("/{ns}/actions/{name}", s.withNamespace(s.handlePutAction)).Methods(http.MethodPut)
-	api.HandleFunc("/{ns}/actions/{name}", s.withNamespace(s.handleGetAction)).Methods(http.MethodGet)
-	api.HandleFunc("/{ns}/actions/{name}", s.withNamespace(s.handleDeleteAction)).Methods(http.MethodDelete)
-	api.HandleFunc("/{ns}/actions/{name}", s.withNamespace(s.handleInvoke)).Methods(http.MethodPost)
+	for _, path := range []string{"/{ns}/actions/{name}", "/{ns}/actions/{pkg}/{name}"} {
+		api.HandleFunc(path, s.withNamespace(s.handlePutAction)).Methods(http.MethodPut)
+		api.HandleFunc(path, s.withNamespace(s.handleGetAction)).Methods(http.MethodGet)
+		api.HandleFunc(path, s.withNamespace(s.handleDeleteAction)).Methods(http.MethodDelete)
+		api.HandleFunc(path, s.withNamespace(s.handleInvoke)).Methods(http.MethodPost)
+	}
+	api.HandleFunc("/{ns}/actions/{pkg}/", s.withNamespace(s.handleListPackageActions)).Methods(http.MethodGet)
+	api.HandleFunc("/{ns}/packages", s.withNamespace(s.handleListPackages)).Methods(http.MethodGet)
+	api.HandleFunc("/{ns}/packages/", s.withNamespace(s.handleListPackages)).Methods(http.MethodGet)
+	api.HandleFunc("/{ns}/packages/{name}", s.withNamespace(s.handlePutPackage)).Methods(http.MethodPut)
+	api.HandleFunc("/{ns}/packages/{name}", s.withNamespace(s.handleGetPackage)).Methods(http.MethodGet)
+	api.HandleFunc("/{ns}/packages/{name}", s.withNamespace(s.handleDeletePackage)).Methods(http.MethodDelete)
+	for _, collection := range []string{"triggers", "rules"} {
+		api.HandleFunc("/{ns}/"+collection, s.withNamespace(emptyCollection(collection))).Methods(http.MethodGet)
+		api.HandleFunc("/{ns}/"+collection+"/", s.withNamespace(emptyCollection(collection))).Methods(http.MethodGet)
+		api.HandleFunc("/{ns}/"+collection+"/{name}", s.withNamespace(notStored)).Methods(http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete)
+	}
 	api.HandleFunc("/{ns}/activations", s.withNamespace(s.handleListActivations)).Methods(http.MethodGet)
 	api.HandleFunc("/{ns}/activations/", s.withNamespace(s.handleListActivations)).Methods(http.MethodGet)
 	api.HandleFunc("/{ns}/activations/{id}", s.withNamespace(s.handleGetActivation)).Methods(http.MethodGet)
@@ -209,8 +222,11 @@ func (s *Server) withNamespace(h func(w http.ResponseWriter, r *http.Request, ns
 		}
 		if ns != id.Namespace {
 			target := ns
+			if pkg := mux.Vars(r)["pkg"]; pkg != "" {
+				target += "/" + pkg
+			}
 			if name := mux.Vars(r)["name"]; name != "" {
-				target = ns + "/" + name
+				target += "/" + name
 			}
 			writeError(w, r, http.StatusForbidden, fmt.Sprintf(msgNotAuthorized, target))
 			return
@@ -266,10 +282,11 @@ type actionPut struct {
 }
 
 type execPut struct {
-	Kind  string          `json:"kind"`
-	Code  json.RawMessage `json:"code"`
-	Image string          `json:"image"`
-	Main  string          `json:"main"`
+	Kind       string          `json:"kind"`
+	Code       json.RawMessage `json:"code"`
+	Image      string          `json:"image"`
+	Main       string          `json:"main"`
+	Components json.RawMessage `json:"components"`
 }
 
 type httpError struct {
@@ -288,7 +305,7 @@ func malformed(detail string) *httpError {
 }
 
 func (s *Server) validKinds() string {
-	kinds := []string{KindBlackbox}
+	kinds := []string{KindBlackbox, KindSequence}
 	for k := range s.runtimes {
 		kinds = append(kinds, k)
 	}
@@ -318,6 +335,13 @@ func (s *Server) buildExec(e *execPut) (Exec, *httpError) {
 		code = &c
 	}
 	switch {
+	case kind == KindSequence:
+		components, herr := parseComponents(e.Components)
+		if herr != nil {
+			return out, herr
+		}
+		out.Components = components
+		return out, nil
 	case kind == KindBlackbox:
 		if strings.TrimSpace(e.Image) == "" {
 			return out, malformed(msgImageRequired)
@@ -380,10 +404,15 @@ func (s *Server) applyLimits(l *Limits, given map[string]any) *httpError {
 
 func defaultLimits() Limits { return Limits{Timeout: 60000, Memory: 256, Logs: 10, Concurrency: 1} }
 
-func (s *Server) handlePutAction(w http.ResponseWriter, r *http.Request, ns string) {
-	name := mux.Vars(r)["name"]
+func (s *Server) handlePutAction(w http.ResponseWriter, r *http.Request, userNS string) {
+	pkg, name := actionVars(r)
 	if !entityNameRE.MatchString(name) {
 		writeError(w, r, http.StatusBadRequest, msgIllegalName)
+		return
+	}
+	ns, err := s.writableActionPath(userNS, pkg)
+	if err != nil {
+		s.failure(w, r, err)
 		return
 	}
 	body, n, err := readBody(r, maxExecBytes+2*maxParamBytes)
@@ -416,6 +445,12 @@ func (s *Server) handlePutAction(w http.ResponseWriter, r *http.Request, ns stri
 		if herr != nil {
 			writeError(w, r, herr.status, herr.msg)
 			return
+		}
+		if e.Kind == KindSequence {
+			if err := s.checkSequence(userNS, "/"+ns+"/"+name, &e); err != nil {
+				s.failure(w, r, err)
+				return
+			}
 		}
 		exec = &e
 	}
@@ -452,8 +487,16 @@ func (s *Server) handlePutAction(w http.ResponseWriter, r *http.Request, ns stri
 		if exec != nil {
 			a.Exec = *exec
 		}
-		if put.Parameters != nil {
+		switch {
+		case exec != nil && exec.Kind == KindSequence:
+			// OpenWhisk keeps a sequence's components as its only parameter; given parameters
+			// are dropped.
+			a.Parameters = sequenceParameters(exec.Components)
+		case old != nil && old.Exec.Kind == KindSequence && exec == nil:
+		case put.Parameters != nil:
 			a.Parameters = *put.Parameters
+		case old != nil && old.Exec.Kind == KindSequence:
+			a.Parameters = []KeyValue{}
 		}
 		if put.Publish != nil {
 			a.Publish = *put.Publish
@@ -503,16 +546,23 @@ func actionView(a *Action, withCode bool) *Action {
 }
 
 func (s *Server) handleGetAction(w http.ResponseWriter, r *http.Request, ns string) {
-	a, err := s.store.GetAction(ns, mux.Vars(r)["name"])
+	pkg, name := actionVars(r)
+	a, _, err := s.resolveAction(ns, ns, pkg, name)
 	if err != nil {
-		s.storeError(w, r, err)
+		s.failure(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, actionView(a, r.URL.Query().Get("code") != "false"))
 }
 
-func (s *Server) handleDeleteAction(w http.ResponseWriter, r *http.Request, ns string) {
-	a, err := s.store.DeleteAction(ns, mux.Vars(r)["name"])
+func (s *Server) handleDeleteAction(w http.ResponseWriter, r *http.Request, userNS string) {
+	pkg, name := actionVars(r)
+	ns, err := s.writableActionPath(userNS, pkg)
+	if err != nil {
+		s.failure(w, r, err)
+		return
+	}
+	a, err := s.store.DeleteAction(ns, name)
 	if err != nil {
 		s.storeError(w, r, err)
 		return
@@ -585,13 +635,18 @@ func (s *Server) handleListActions(w http.ResponseWriter, r *http.Request, ns st
 		writeJSON(w, http.StatusOK, map[string]int{"actions": len(actions)})
 		return
 	}
+	writeJSON(w, http.StatusOK, actionSummaries(actions, skip, limit))
+}
+
+// actionSummaries are the list rows of actions[skip:skip+limit].
+func actionSummaries(actions []*Action, skip, limit int) []actionSummary {
 	out := []actionSummary{}
 	for i := skip; i < len(actions) && len(out) < limit; i++ {
 		a := actions[i]
 		out = append(out, actionSummary{Namespace: a.Namespace, Name: a.Name, Version: a.Version, Publish: a.Publish,
 			Annotations: a.Annotations, Limits: a.Limits, Exec: map[string]any{"binary": a.Exec.Binary}, Updated: a.Updated})
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request, ns string) {
@@ -623,9 +678,10 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request, ns string)
 		writeError(w, r, http.StatusBadRequest, fmt.Sprintf(msgMalformed, err.Error()))
 		return
 	}
-	a, err := s.store.GetAction(ns, mux.Vars(r)["name"])
+	pkg, name := actionVars(r)
+	a, binding, err := s.resolveAction(ns, ns, pkg, name)
 	if err != nil {
-		s.storeError(w, r, err)
+		s.failure(w, r, err)
 		return
 	}
 	value, herr := mergeParams(a, payload)
@@ -633,10 +689,14 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request, ns string)
 		writeError(w, r, herr.status, herr.msg)
 		return
 	}
+	if a.Exec.Kind == KindSequence {
+		// A sequence passes the payload to its first component as it came.
+		value = body
+	}
 	id := identity(r)
 	inv := &invocation{
 		action: a, namespace: id.Namespace, subject: id.Subject, apiKey: id.Key,
-		activationID: newID(), transID: transID(r), t0: t0, value: value,
+		activationID: newID(), transID: transID(r), t0: t0, value: value, binding: binding,
 	}
 	w.Header().Set("x-openwhisk-activation-id", inv.activationID)
 	done := make(chan *Activation, 1)
@@ -650,11 +710,7 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request, ns string)
 	s.mu.Unlock()
 	go func() {
 		defer s.acts.Done()
-		rec := s.inv.invoke(s.ctx, inv)
-		if err := s.store.PutActivation(rec, a.Name); err != nil {
-			s.log.Error("store activation", "activation", rec.ActivationID, "err", err)
-		}
-		done <- rec
+		done <- s.execute(s.ctx, inv, nil)
 	}()
 	accepted := map[string]string{"activationId": inv.activationID}
 	if !blocking {
@@ -699,17 +755,49 @@ func writeActivationResult(w http.ResponseWriter, rec *Activation, resultOnly bo
 // mergeParams overlays the invoke payload on the action's parameters (init parameters go to
 // /init env only) and rejects overriding final parameters.
 func mergeParams(a *Action, payload map[string]json.RawMessage) (json.RawMessage, *httpError) {
-	final := false
-	if v, ok := annotation(a.Annotations, "final"); ok && strings.TrimSpace(string(v)) == "true" {
-		final = true
+	if overridesFinal(a, func(key string) bool { _, ok := payload[key]; return ok }) {
+		return nil, badRequest(msgFinalParams)
 	}
+	return mergeObject(a, payload)
+}
+
+// overridesFinal says whether given names a parameter that the action's "final" annotation makes
+// immutable: with final true, every parameter with a value other than null.
+func overridesFinal(a *Action, given func(key string) bool) bool {
+	if v, ok := annotation(a.Annotations, "final"); !ok || strings.TrimSpace(string(v)) != "true" {
+		return false
+	}
+	for _, p := range a.Parameters {
+		if given(p.Key) && len(p.Value) > 0 && string(p.Value) != "null" {
+			return true
+		}
+	}
+	return false
+}
+
+// mergeInput is the /run value of an action given input: input merged over the action's
+// parameters when it is an object, an array as it is, the parameters alone when it is empty (as
+// OpenWhisk's PrimitiveActions.invokeSimpleAction).
+func mergeInput(a *Action, input json.RawMessage) json.RawMessage {
+	t := bytes.TrimSpace(input)
+	if len(t) > 0 && t[0] == '[' {
+		return t
+	}
+	var payload map[string]json.RawMessage
+	if len(t) > 0 && json.Unmarshal(t, &payload) != nil {
+		payload = nil
+	}
+	v, herr := mergeObject(a, payload)
+	if herr != nil {
+		return json.RawMessage("{}")
+	}
+	return v
+}
+
+// mergeObject is payload over the action's run parameters, as a JSON object.
+func mergeObject(a *Action, payload map[string]json.RawMessage) (json.RawMessage, *httpError) {
 	merged := map[string]json.RawMessage{}
 	for _, p := range a.Parameters {
-		if final {
-			if _, overrides := payload[p.Key]; overrides && len(p.Value) > 0 && string(p.Value) != "null" {
-				return nil, badRequest(msgFinalParams)
-			}
-		}
 		if !p.Init {
 			merged[p.Key] = p.Value
 		}

@@ -23,6 +23,21 @@ type Exec struct {
 	Image  string  `json:"image,omitempty"`
 	Main   string  `json:"main,omitempty"`
 	Binary bool    `json:"binary"`
+	// Components are a sequence's actions as fully qualified names with a leading slash
+	// ("/guest/a", "/guest/pkg/b"), in order.
+	Components []string `json:"components,omitempty"`
+}
+
+// MarshalJSON writes a sequence's exec as OpenWhisk does: kind and components only.
+func (e Exec) MarshalJSON() ([]byte, error) {
+	type plain Exec
+	if e.Kind == KindSequence {
+		return json.Marshal(struct {
+			Kind       string   `json:"kind"`
+			Components []string `json:"components"`
+		}{e.Kind, e.Components})
+	}
+	return json.Marshal(plain(e))
 }
 
 // Limits are an action's limits: timeout in ms, memory and logs in MB, concurrent activations per
@@ -213,4 +228,56 @@ func bumpPatch(version string) string {
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// Package is the stored package or package binding entity (OpenWhisk's WhiskPackage). A binding
+// refers to a package (its Binding is set) and adds parameters; it holds no actions itself.
+type Package struct {
+	Namespace   string     `json:"namespace"`
+	Name        string     `json:"name"`
+	Binding     Binding    `json:"binding"`
+	Parameters  []KeyValue `json:"parameters"`
+	Version     string     `json:"version"`
+	Publish     bool       `json:"publish"`
+	Annotations []KeyValue `json:"annotations"`
+	Updated     int64      `json:"updated"`
+}
+
+// IsBinding says whether the package is a binding.
+func (p *Package) IsBinding() bool { return p.Binding.Name != "" }
+
+// Binding names the package a binding refers to; the zero value (no binding) is written as {}.
+type Binding struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// MarshalJSON writes the absent binding as {}, as OpenWhisk stores and serves it.
+func (b Binding) MarshalJSON() ([]byte, error) {
+	if b.Name == "" && b.Namespace == "" {
+		return []byte("{}"), nil
+	}
+	type plain Binding
+	return json.Marshal(plain(b))
+}
+
+// mergeParameters returns base with over laid on it by key (over wins), in base's order followed by
+// over's new keys: OpenWhisk's `base ++ over` on parameter maps.
+func mergeParameters(base, over []KeyValue) []KeyValue {
+	out := make([]KeyValue, 0, len(base)+len(over))
+	out = append(out, base...)
+	for _, kv := range over {
+		replaced := false
+		for i := range out {
+			if out[i].Key == kv.Key {
+				out[i] = kv
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -49,6 +49,8 @@ type invocation struct {
 	transID      string
 	t0           time.Time
 	value        json.RawMessage // merged parameters, a JSON object
+	cause        string          // activation id of the enclosing sequence, if any
+	binding      string          // "ns/binding" when the action was reached through a binding
 }
 
 // invoker runs activations in pool containers and builds their records (SPEC §3.4, §5.3).
@@ -294,6 +296,7 @@ func (iv *invoker) record(inv *invocation, resp Response, tm timing, pc *pooled,
 		Logs: []string{}, Version: a.Version,
 	}
 	rec.Duration = rec.End - rec.Start
+	rec.Cause = inv.cause
 	ann := []KeyValue{}
 	ann = setAnnotation(ann, "path", a.Namespace+"/"+a.Name)
 	ann = setAnnotation(ann, "waitTime", max(ms(waitFrom.Sub(tm.t0)), 0))
@@ -304,6 +307,12 @@ func (iv *invoker) record(inv *invocation, resp Response, tm timing, pc *pooled,
 	})
 	if tm.inited {
 		ann = setAnnotation(ann, "initTime", initMs)
+	}
+	if inv.cause != "" {
+		ann = setAnnotation(ann, "causedBy", KindSequence)
+	}
+	if inv.binding != "" {
+		ann = setAnnotation(ann, "binding", inv.binding)
 	}
 	ann = setAnnotation(ann, AnnotationBackend, iv.backend.Name())
 	if pc != nil && pc.c != nil {

@@ -10,4 +10,7 @@ const (
 	KindNative = "native:0.1"
 	// KindBlackbox is a user-supplied image (`wsk action create --docker IMAGE`).
 	KindBlackbox = "blackbox"
+	// KindSequence is an action whose exec lists other actions to run one after the other
+	// (`wsk action create NAME --sequence a,b`).
+	KindSequence = "sequence"
 )
