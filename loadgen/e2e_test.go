@@ -98,9 +98,38 @@ func TestColdSweepAgainstStandalone(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "## hello-wasm (wasm:0.1)") {
 		t.Fatalf("summary.md: %v\n%s", err, md)
 	}
-	// The copies are gone: only the two deployed actions remain.
-	if names := listActions(t, target); len(names) != 2 {
-		t.Fatalf("actions left: %v, want the 2 deployed", names)
+	// The standalone reports its memory: the wasm host's server process, measured by the OS.
+	if m := res.Meta.Memory; m == nil || m.Backend != "wasmhost" || m.Server.PSSBytes <= 0 || res.Meta.MemoryUnavailable != "" {
+		t.Errorf("memory report %+v (unavailable: %q)", m, res.Meta.MemoryUnavailable)
+	}
+	for _, r := range res.Rows {
+		if r.ContainerID == "" {
+			t.Errorf("row without the record's container id: %+v", r)
+		}
+	}
+
+	// Results are kept on request: the counter's warm instance keeps its count.
+	if err := loadgen.DeployAll(ctx, target, []loadgen.DeploySpec{{Name: "counter", Kind: standalone.KindWasm,
+		Source: testbuild.MustBuild(t, testbuild.Target{Pkg: "./actions/counter", WASM: true, Reactor: true})}}); err != nil {
+		t.Fatal(err)
+	}
+	counted, err := loadgen.Run(ctx, target, loadgen.Plan{Actions: []string{"counter"}, Concurrency: []int{1}, Count: 3, KeepResults: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range counted.Rows {
+		var out struct{ Count int }
+		if err := json.Unmarshal(r.Result, &out); err != nil || out.Count != i+1 {
+			t.Errorf("activation %d of the counter: result %s (%v), want count %d", i, r.Result, err, i+1)
+		}
+	}
+	if err := loadgen.ResetMemoryPeak(ctx, target); err != nil {
+		t.Errorf("reset peak: %v", err)
+	}
+
+	// The copies are gone: only the deployed actions remain.
+	if names := listActions(t, target); len(names) != 3 {
+		t.Fatalf("actions left: %v, want the 3 deployed", names)
 	}
 }
 

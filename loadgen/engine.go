@@ -45,6 +45,10 @@ type Plan struct {
 	Duration time.Duration `json:"duration,omitempty"`
 	// Timeout bounds one activation: the invoke plus any polling for its record.
 	Timeout time.Duration `json:"timeout"`
+	// KeepResults keeps each activation's result in its row (Row.Result), e.g. to check state.
+	KeepResults bool `json:"keepResults,omitempty"`
+	// NoMemory skips the memory report taken at the end of the run.
+	NoMemory bool `json:"noMemory,omitempty"`
 }
 
 // Progress is told what the engine is doing; it must be safe for concurrent Step calls.
@@ -76,6 +80,10 @@ func (NoProgress) End() {}
 type conn struct {
 	actions     *whisk.Client
 	activations *whisk.Client
+	// http, apihost and auth serve the routes client-go does not know (memory.go).
+	http    *http.Client
+	apihost string
+	auth    string
 }
 
 func newConn(t Target) (*conn, error) {
@@ -104,7 +112,7 @@ func newConn(t Target) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openwhisk client for %s: %w", t.APIHost, err)
 	}
-	return &conn{actions: a, activations: b}, nil
+	return &conn{actions: a, activations: b, http: hc, apihost: t.APIHost, auth: t.Auth}, nil
 }
 
 // do sends one request through client-go's request building and response
@@ -148,7 +156,7 @@ func (c *conn) deleteAction(ctx context.Context, name string) error {
 // the activation record: straight from the response on 200 and 502; on 202
 // (blocking wait expired) and 500 by polling GET activations/{id} until the
 // record exists.
-func (c *conn) invoke(ctx context.Context, name string, params map[string]any, row *Row) error {
+func (c *conn) invoke(ctx context.Context, name string, params map[string]any, row *Row, keepResult bool) error {
 	var rec whisk.Activation
 	resp, err := do(ctx, c.actions, http.MethodPost, "actions/"+escapeName(name)+"?blocking=true&result=false", params, &rec, whisk.ExitWithErrorOnTimeout)
 	if resp == nil {
@@ -162,11 +170,11 @@ func (c *conn) invoke(ctx context.Context, name string, params map[string]any, r
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK && rec.ActivationID != "" && rec.End != 0:
-		row.fillFromRecord(&rec)
+		row.fillFromRecord(&rec, keepResult)
 		return nil
 	case resp.StatusCode == http.StatusBadGateway && isApplicationError(err) && rec.ActivationID != "" && rec.End != 0:
 		// A completed activation whose action failed: the body is its record.
-		row.fillFromRecord(&rec)
+		row.fillFromRecord(&rec, keepResult)
 		return nil
 	case resp.StatusCode == http.StatusTooManyRequests:
 		row.Status = StatusThrottled
@@ -184,7 +192,7 @@ func (c *conn) invoke(ctx context.Context, name string, params map[string]any, r
 			row.Status = StatusFailed
 			return fmt.Errorf("invoke %s: activation %s: %w", name, id, err)
 		}
-		row.fillFromRecord(&rec)
+		row.fillFromRecord(&rec, keepResult)
 		return nil
 	}
 	row.Status = StatusFailed
@@ -256,6 +264,16 @@ func Run(ctx context.Context, target Target, plan Plan, progress Progress) (*Res
 	e := &engine{conn: c, plan: plan, progress: progress, res: res, sources: map[string]*whisk.Action{}}
 	runErr := e.run(ctx)
 	res.Meta.Finished = time.Now().UTC()
+	if !plan.NoMemory && ctx.Err() == nil {
+		mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		rep, err := FetchMemory(mctx, target, true)
+		cancel()
+		if err != nil {
+			res.Meta.MemoryUnavailable = err.Error()
+		} else {
+			res.Meta.Memory = rep
+		}
+	}
 	if ctx.Err() != nil {
 		res.Meta.Interrupted = true
 	}
@@ -341,10 +359,18 @@ func (e *engine) level(ctx context.Context, runID, action string, level, repeat 
 	}
 	e.progress.Begin(phase, n)
 	defer e.progress.End()
+	started := time.Now()
+	var err error
 	if e.plan.Rate > 0 {
-		return e.openLoop(ctx, action, level, repeat, jobs)
+		err = e.openLoop(ctx, action, level, repeat, jobs)
+	} else {
+		err = e.closedLoop(ctx, action, level, repeat, jobs)
 	}
-	return e.closedLoop(ctx, action, level, repeat, jobs)
+	e.mu.Lock()
+	e.res.Meta.Phases = append(e.res.Meta.Phases, Phase{Action: action, Concurrency: level, Repeat: repeat,
+		Invocations: n, Seconds: time.Since(started).Seconds()})
+	e.mu.Unlock()
+	return err
 }
 
 // makeCopies creates n fresh copies of action so each invocation needs a new
@@ -469,7 +495,7 @@ func (e *engine) one(ctx context.Context, action string, level, repeat int, j jo
 	ictx, cancel := context.WithTimeout(ctx, e.plan.Timeout)
 	defer cancel()
 	row := Row{Action: action, Invoked: j.name, Concurrency: level, Repeat: repeat, Warmup: j.warmup}
-	err := e.conn.invoke(ictx, j.name, e.plan.Params, &row)
+	err := e.conn.invoke(ictx, j.name, e.plan.Params, &row, e.plan.KeepResults)
 	row.ClientLatency = float64(time.Since(sent).Microseconds()) / 1000
 	if err != nil {
 		if ctx.Err() != nil {

@@ -50,6 +50,25 @@ func TestRunWarmClosedLoop(t *testing.T) {
 	if res.Meta.Interrupted || len(res.Meta.CleanupErrors) > 0 {
 		t.Errorf("meta %+v", res.Meta)
 	}
+	// One phase per measured level and repeat, warm-up excluded.
+	if len(res.Meta.Phases) != 4 {
+		t.Fatalf("phases %+v", res.Meta.Phases)
+	}
+	for _, ph := range res.Meta.Phases {
+		if ph.Invocations != 4 || ph.Seconds <= 0 || ph.Action != "hello" {
+			t.Errorf("phase %+v", ph)
+		}
+	}
+	// A peer that is not a wasmwhisk standalone has no memory report: unavailable, not zero.
+	if res.Meta.Memory != nil || res.Meta.MemoryUnavailable != ErrMemoryUnavailable.Error() {
+		t.Errorf("memory %+v, unavailable %q", res.Meta.Memory, res.Meta.MemoryUnavailable)
+	}
+	if _, err := FetchMemory(context.Background(), p.target(), false); !errors.Is(err, ErrMemoryUnavailable) {
+		t.Errorf("FetchMemory from the peer: %v", err)
+	}
+	if err := ResetMemoryPeak(context.Background(), p.target()); !errors.Is(err, ErrMemoryUnavailable) {
+		t.Errorf("ResetMemoryPeak on the peer: %v", err)
+	}
 }
 
 func TestRunColdCopiesAndCleansUp(t *testing.T) {

@@ -194,6 +194,14 @@ func WriteMarkdown(w io.Writer, res *Result, sum Summary, plots []string) error 
 		m.Finished.Sub(m.Started).Round(time.Millisecond))
 	fmt.Fprintf(&b, "- Mode: %s; %s; levels %v; count %s per level; repeat %d; warm-up %d\n",
 		mode, loop, m.Plan.Concurrency, countText(m.Plan.Count), max(m.Plan.Repeat, 1), m.Plan.Warmup)
+	if m.InProcess {
+		b.WriteString("- System under test: **the embedded standalone inside loadgen's own process** (`-standalone` started it): " +
+			"one garbage collector and scheduler for both, and on the wasm host the guests run inside loadgen. " +
+			"For figures to compare, run `wasmwhisk standalone` as its own process and point `-apihost` at it.\n")
+	} else {
+		fmt.Fprintf(&b, "- System under test: a separate process at %s, measured over HTTP\n", orDash(m.APIHost))
+	}
+	b.WriteString("- " + memoryLine(m) + "\n")
 	if m.Interrupted {
 		b.WriteString("- **Interrupted**: the run was stopped early; the tables hold what was collected.\n")
 	}
@@ -268,6 +276,32 @@ func WriteMarkdown(w io.Writer, res *Result, sum Summary, plots []string) error 
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// memoryLine summarises the memory report taken at the end of the run.
+func memoryLine(m Meta) string {
+	if m.Memory == nil {
+		reason := m.MemoryUnavailable
+		if reason == "" {
+			reason = "not measured"
+		}
+		return "Memory: unavailable (" + reason + ")"
+	}
+	var known, total int64
+	n := 0
+	for _, c := range m.Memory.Containers {
+		if c.Memory != nil && c.Memory.Bytes != nil {
+			total += *c.Memory.Bytes
+			known++
+		}
+		n++
+	}
+	line := fmt.Sprintf("Memory at the end of the run (%s backend, measured by the OS): server process PSS %s MiB; %d container(s)",
+		m.Memory.Backend, fmtFloat(float64(m.Memory.Server.PSSBytes)/(1<<20), 1), n)
+	if known > 0 {
+		line += fmt.Sprintf(", %d measured, %s MiB in total", known, fmtFloat(float64(total)/(1<<20), 1))
+	}
+	return line
 }
 
 func countText(n int) string {

@@ -47,8 +47,13 @@ type Row struct {
 	// Polled is true when the record had to be fetched after a 202 or 500.
 	Polled bool `json:"polled"`
 	// Start is the record's start, epoch milliseconds.
-	Start int64  `json:"start"`
-	Error string `json:"error,omitempty"`
+	Start int64 `json:"start"`
+	// ContainerID is the record's wasmwhisk.containerId annotation (a wasmwhisk standalone's
+	// container; empty elsewhere).
+	ContainerID string `json:"containerId,omitempty"`
+	// Result is the activation's result, kept with Plan.KeepResults.
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  string          `json:"error,omitempty"`
 }
 
 // Total is the seeds' total latency: waitTime + duration.
@@ -60,8 +65,16 @@ func (r Row) HasRecord() bool {
 }
 
 // fillFromRecord copies the timing fields of an API-form activation record (SPEC §3.1, §3.3).
-func (r *Row) fillFromRecord(rec *whisk.Activation) {
+func (r *Row) fillFromRecord(rec *whisk.Activation, keepResult bool) {
 	r.ActivationID = rec.ActivationID
+	if id, ok := rec.Annotations.GetValue(annotationContainer).(string); ok {
+		r.ContainerID = id
+	}
+	if keepResult {
+		if b, err := json.Marshal(rec.Response.Result); err == nil {
+			r.Result = b
+		}
+	}
 	r.Status = rec.Response.Status
 	r.Duration = rec.Duration
 	r.Start = rec.Start
@@ -129,6 +142,19 @@ func annotationInt(ann whisk.KeyValueArr, key string) (int64, bool) {
 	return 0, true
 }
 
+// annotationContainer is the container id a wasmwhisk standalone writes into its records.
+const annotationContainer = "wasmwhisk.containerId"
+
+// Phase is the wall time of one measured level (warm-up excluded), from which throughput is
+// computed: Invocations / Seconds.
+type Phase struct {
+	Action      string  `json:"action"`
+	Concurrency int     `json:"concurrency"`
+	Repeat      int     `json:"repeat"`
+	Invocations int     `json:"invocations"`
+	Seconds     float64 `json:"seconds"`
+}
+
 // Dropped counts open-loop sends that found every worker busy and the queue full.
 type Dropped struct {
 	Action      string `json:"action"`
@@ -151,6 +177,15 @@ type Meta struct {
 	Interrupted bool      `json:"interrupted"`
 	// CleanupErrors lists cold-start copies that could not be deleted.
 	CleanupErrors []string `json:"cleanupErrors,omitempty"`
+	// Phases is the wall time of each measured level.
+	Phases []Phase `json:"phases,omitempty"`
+	// InProcess says the system under test ran inside loadgen's own process (-standalone
+	// started it): one garbage collector and scheduler for both.
+	InProcess bool `json:"inProcess,omitempty"`
+	// Memory is the API host's memory report at the end of the run (warm-idle).
+	Memory *MemoryReport `json:"memory,omitempty"`
+	// MemoryUnavailable says why there is no memory report (e.g. a real OpenWhisk).
+	MemoryUnavailable string `json:"memoryUnavailable,omitempty"`
 }
 
 // Result is what a run collected; raw.json holds exactly this.

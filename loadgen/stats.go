@@ -255,3 +255,35 @@ func exactCDF(u, m, n int) float64 {
 	}
 	return below / total
 }
+
+// Interval is a confidence interval with the probability that it covers the true value.
+type Interval struct {
+	Lo float64 `json:"lo"`
+	Hi float64 `json:"hi"`
+	// Coverage is the interval's exact confidence level; below the level asked for when the
+	// sample is too small to reach it (then Lo and Hi are the minimum and maximum).
+	Coverage float64 `json:"coverage"`
+}
+
+// MedianCI is the distribution-free confidence interval of the median from order statistics:
+// for sorted x(1) ≤ … ≤ x(n), [x(k), x(n−k+1)] covers the median with probability
+// 1 − 2·P(B ≤ k−1), B ~ Binomial(n, ½); k is the largest rank reaching the level. With fewer than
+// 6 values no interval reaches 95 % and [min, max] is returned with its coverage. NaN for fewer
+// than two values.
+func MedianCI(values []float64, level float64) Interval {
+	n := len(values)
+	if n < 2 {
+		return Interval{Lo: math.NaN(), Hi: math.NaN(), Coverage: math.NaN()}
+	}
+	sorted := slices.Clone(values)
+	slices.Sort(sorted)
+	b := distuv.Binomial{N: float64(n), P: 0.5}
+	k := 1
+	for next := 2; next <= n/2; next++ {
+		if 1-2*b.CDF(float64(next-1)) < level {
+			break
+		}
+		k = next
+	}
+	return Interval{Lo: sorted[k-1], Hi: sorted[n-k], Coverage: 1 - 2*b.CDF(float64(k-1))}
+}

@@ -199,3 +199,43 @@ func TestExactCDFSumsToOne(t *testing.T) {
 		}
 	}
 }
+
+func TestMedianCI(t *testing.T) {
+	seq := func(n int) []float64 {
+		v := make([]float64, n)
+		for i := range v {
+			v[n-1-i] = float64(i + 1) // reversed: MedianCI must sort
+		}
+		return v
+	}
+	tests := []struct {
+		name          string
+		values        []float64
+		lo, hi, cov   float64
+		belowLevel    bool
+		wantUndefined bool
+	}{
+		{name: "one value", values: []float64{3}, wantUndefined: true},
+		{name: "five: min..max at 93.75 %", values: seq(5), lo: 1, hi: 5, cov: 0.9375, belowLevel: true},
+		{name: "six: min..max at 96.9 %", values: seq(6), lo: 1, hi: 6, cov: 1 - 2.0/64},
+		// n = 10: P(B ≤ 1) = 11/1024, so k = 2 gives 1 − 22/1024 = 0.9785; k = 3 gives 0.8906.
+		{name: "ten", values: seq(10), lo: 2, hi: 9, cov: 1 - 22.0/1024},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := MedianCI(tt.values, 0.95)
+			if tt.wantUndefined {
+				if !math.IsNaN(got.Lo) || !math.IsNaN(got.Coverage) {
+					t.Fatalf("got %+v, want NaN", got)
+				}
+				return
+			}
+			if got.Lo != tt.lo || got.Hi != tt.hi || math.Abs(got.Coverage-tt.cov) > 1e-12 {
+				t.Fatalf("got %+v, want [%g, %g] at %g", got, tt.lo, tt.hi, tt.cov)
+			}
+			if (got.Coverage < 0.95) != tt.belowLevel {
+				t.Fatalf("coverage %g", got.Coverage)
+			}
+		})
+	}
+}

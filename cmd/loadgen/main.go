@@ -67,8 +67,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	progress := loadgen.NewLineProgress(stderr, isTerminal(stderr))
 
+	inProcess := false
 	if opts.Standalone {
-		stopStandalone, err := ensureStandalone(ctx, opts, stderr)
+		stopStandalone, started, err := ensureStandalone(ctx, opts, stderr)
+		inProcess = started
 		if err != nil {
 			fmt.Fprintf(stderr, "loadgen: -standalone: %v\n", err)
 			return 1
@@ -91,6 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	res.Meta.Command = "loadgen " + strings.Join(args, " ")
+	res.Meta.InProcess = inProcess
 	sum, files, err := loadgen.WriteReport(opts.OutDir, res)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)

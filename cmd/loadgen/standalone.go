@@ -21,17 +21,16 @@ const userMemoryMB = 2048
 
 // ensureStandalone connects to a standalone OpenWhisk already answering on
 // the target's API host, or starts one in this process with the chosen
-// backend. The returned function stops what it started.
-func ensureStandalone(ctx context.Context, opts *loadgen.RunOptions, stderr io.Writer) (func(), error) {
+// backend. The returned function stops what it started; inProcess says it started one here.
+func ensureStandalone(ctx context.Context, opts *loadgen.RunOptions, stderr io.Writer) (stop func(), inProcess bool, err error) {
 	if answers(ctx, opts.Target.APIHost) {
 		fmt.Fprintf(stderr, "standalone: using the OpenWhisk already running at %s\n", opts.Target.APIHost)
-		return func() {}, nil
+		return func() {}, false, nil
 	}
 	if opts.Target.APIHost != loadgen.StandaloneAPIHost {
-		return nil, fmt.Errorf("nothing answers at %s, and loadgen only starts a standalone on %s", opts.Target.APIHost, loadgen.StandaloneAPIHost)
+		return nil, false, fmt.Errorf("nothing answers at %s, and loadgen only starts a standalone on %s", opts.Target.APIHost, loadgen.StandaloneAPIHost)
 	}
 	var backend standalone.Backend
-	var err error
 	switch opts.StandaloneBackend {
 	case "wasmhost":
 		backend, err = wasmhost.New(wasmhost.Config{})
@@ -45,12 +44,12 @@ func ensureStandalone(ctx context.Context, opts *loadgen.RunOptions, stderr io.W
 		err = fmt.Errorf("unknown backend %q", opts.StandaloneBackend)
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	dataDir, err := os.MkdirTemp("", "loadgen-standalone-")
 	if err != nil {
 		backend.Close()
-		return nil, err
+		return nil, false, err
 	}
 	srv, err := standalone.New(standalone.Config{
 		Listen:  "127.0.0.1:3233",
@@ -63,20 +62,20 @@ func ensureStandalone(ctx context.Context, opts *loadgen.RunOptions, stderr io.W
 	if err != nil {
 		backend.Close()
 		os.RemoveAll(dataDir)
-		return nil, err
+		return nil, false, err
 	}
 	if err := srv.Start(ctx); err != nil {
 		srv.Close()
 		os.RemoveAll(dataDir)
-		return nil, err
+		return nil, false, err
 	}
-	fmt.Fprintf(stderr, "standalone: started in-process at %s with the %s backend\n", srv.URL(), backend.Name())
+	fmt.Fprintf(stderr, "standalone: started in-process at %s with the %s backend (the system under test shares loadgen's process)\n", srv.URL(), backend.Name())
 	return func() {
 		if err := srv.Close(); err != nil {
 			fmt.Fprintf(stderr, "standalone: close: %v\n", err)
 		}
 		os.RemoveAll(dataDir)
-	}, nil
+	}, true, nil
 }
 
 // answers says whether an OpenWhisk API is served at apihost (GET /api/v1 needs no key).
