@@ -56,7 +56,7 @@ func BenchmarkStages(b *testing.B) {
 			n, w := stageTimes(b, nat, b64, runs), stageTimes(b, wsm, b64, runs)
 			fmt.Printf("%s (%d bytes), median of %d, ms:\n", filepath.Base(img), len(data), runs)
 			fmt.Printf("  %-11s %9s %9s %7s\n", "stage", "native", "wasm", "ratio")
-			for _, k := range []string{"json", "base64", "decode", "rgb", "resize", "normalise", "preprocess"} {
+			for _, k := range []string{"json", "base64", "decode", "rgb", "resize", "normalise", "resize+norm", "preprocess"} {
 				if _, ok := n[k]; !ok {
 					continue
 				}

@@ -83,8 +83,10 @@ func TestPreprocessMatchesFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pix, w, h := imageproc.RGB(img)
-			u8 := imageproc.Resize(pix, w, h, 224, 224)
+			u8, err := imageproc.Resize(img, 224, 224)
+			if err != nil {
+				t.Fatal(err)
+			}
 			wantU8, err := os.ReadFile(filepath.Join(dir, im.name+".input.u8"))
 			if err != nil {
 				t.Fatal(err)
@@ -92,7 +94,10 @@ func TestPreprocessMatchesFixtures(t *testing.T) {
 			if string(u8) != string(wantU8) {
 				t.Fatal("resized pixels differ from the .input.u8 fixture")
 			}
-			x := imageproc.NCHW(u8, 224, 224, norm)
+			x, err := imageproc.Input(nil, img, 224, 224, norm)
+			if err != nil {
+				t.Fatal(err)
+			}
 			want := readF32(t, filepath.Join(dir, im.name+".input.f32"))
 			for i := range want {
 				if x[i] != want[i] {
