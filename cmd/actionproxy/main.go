@@ -34,6 +34,7 @@ func run(args []string) error {
 	stub := fs.String("stub", os.Getenv("WASMWHISK_STUB"), "native: built-in executable run when /init has no code (blackbox code stub)")
 	noAck := fs.Bool("no-ack", os.Getenv("OW_WAIT_FOR_ACK") == "false", "native: do not wait for the {\"ok\":true} acknowledgement on fd 3")
 	maxBody := fs.Int64("max-body", actionproxy.DefaultMaxBodyBytes, "largest accepted request body in bytes")
+	once := fs.String("once", "", "run the action in `FILE` once with the JSON value on stdin, print the result and exit (no HTTP server)")
 	wasmFlags := registerWasmFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -52,6 +53,9 @@ func run(args []string) error {
 		exec = e
 	default:
 		return fmt.Errorf("unknown -executor %q: want native or wasm", *kind)
+	}
+	if *once != "" {
+		return runOnce(context.Background(), exec, *once, os.Stdin, os.Stdout, os.Stderr)
 	}
 	proxy := actionproxy.New(actionproxy.Config{
 		Executor:        exec,
