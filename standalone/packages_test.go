@@ -23,7 +23,7 @@ func TestClientGoPackages(t *testing.T) {
 
 	shared := true
 	created, _, err := c.Packages.Insert(&whisk.Package{Name: "tools", Publish: &shared,
-		Parameters: whisk.KeyValueArr{kv("who", "package"), kv("fromPackage", 1)},
+		Parameters:  whisk.KeyValueArr{kv("who", "package"), kv("fromPackage", 1)},
 		Annotations: whisk.KeyValueArr{kv("description", "tools"), kv("binding", "spoofed")}}, false)
 	if err != nil {
 		t.Fatalf("create package: %v", err)
