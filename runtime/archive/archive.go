@@ -87,9 +87,12 @@ var ErrTooLarge = errors.New("archive past its limits")
 // ExtractZip unpacks the zip archive data into dir, which must exist and should be empty. It
 // returns the clean, slash-separated names of the regular files written. All writes go through an
 // os.Root, so even a name that slipped past the checks cannot leave dir; sizes are counted on the
-// bytes really inflated, not on what the archive claims; a name that appears twice is refused.
-// Executable bits of entries are kept (an actionloop zip carries its exec).
-func ExtractZip(data []byte, dir string, lim Limits) ([]string, error) {
+// bytes really inflated, not on what the archive claims (an archive whose claimed sizes already
+// exceed the limit is refused before anything is written); a name that appears twice is refused.
+// Executable bits of entries are kept (an actionloop zip carries its exec). On error, every file
+// and directory the extraction created is removed again, so a refused archive (a zip bomb cut off
+// at the size limit, say) leaves dir as it found it.
+func ExtractZip(data []byte, dir string, lim Limits) (names []string, err error) {
 	lim = lim.withDefaults()
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -98,13 +101,24 @@ func ExtractZip(data []byte, dir string, lim Limits) ([]string, error) {
 	if len(zr.File) > lim.MaxFiles {
 		return nil, fmt.Errorf("%w: %d entries, more than the limit of %d", ErrTooLarge, len(zr.File), lim.MaxFiles)
 	}
+	var claimed uint64
+	for _, f := range zr.File {
+		if claimed += f.UncompressedSize64; claimed > uint64(lim.MaxBytes) || claimed < f.UncompressedSize64 {
+			return nil, fmt.Errorf("%w: its entries claim more than the size limit of %d bytes", ErrTooLarge, lim.MaxBytes)
+		}
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
 	defer root.Close()
+	x := &extraction{root: root}
+	defer func() {
+		if err != nil {
+			x.undo()
+		}
+	}()
 
-	var names []string
 	budget := lim.MaxBytes
 	for _, f := range zr.File {
 		name, isDir, err := EntryName(f)
@@ -112,17 +126,17 @@ func ExtractZip(data []byte, dir string, lim Limits) ([]string, error) {
 			return nil, err
 		}
 		if isDir {
-			if err := root.MkdirAll(name, 0o755); err != nil {
+			if err := x.mkdirAll(name); err != nil {
 				return nil, fmt.Errorf("entry %q: %w", f.Name, err)
 			}
 			continue
 		}
 		if d := path.Dir(name); d != "." {
-			if err := root.MkdirAll(d, 0o755); err != nil {
+			if err := x.mkdirAll(d); err != nil {
 				return nil, fmt.Errorf("entry %q: %w", f.Name, err)
 			}
 		}
-		n, err := extractFile(root, f, name, budget)
+		n, err := x.extractFile(f, name, budget)
 		if err != nil {
 			return nil, fmt.Errorf("entry %q: %w", f.Name, err)
 		}
@@ -130,6 +144,43 @@ func ExtractZip(data []byte, dir string, lim Limits) ([]string, error) {
 		names = append(names, name)
 	}
 	return names, nil
+}
+
+// extraction is one ExtractZip in progress: the root it writes through and what it created there,
+// in order, so that a failure can remove exactly that.
+type extraction struct {
+	root    *os.Root
+	created []string
+}
+
+// mkdirAll creates name and its missing parents, remembering each directory it made.
+func (x *extraction) mkdirAll(name string) error {
+	for i := 0; i <= len(name); i++ {
+		if i < len(name) && name[i] != '/' {
+			continue
+		}
+		p := name[:i]
+		err := x.root.Mkdir(p, 0o755)
+		switch {
+		case err == nil:
+			x.created = append(x.created, p)
+		case errors.Is(err, fs.ErrExist):
+			if fi, serr := x.root.Lstat(p); serr != nil || !fi.IsDir() {
+				return fmt.Errorf("mkdir %s: not a directory", p)
+			}
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// undo removes what the extraction created, newest first (files before their directories).
+func (x *extraction) undo() {
+	for i := len(x.created) - 1; i >= 0; i-- {
+		_ = x.root.Remove(x.created[i])
+	}
+	x.created = nil
 }
 
 // EntryName validates a zip entry's name and type and returns its clean slash-separated name.
@@ -152,8 +203,8 @@ func EntryName(f *zip.File) (name string, isDir bool, err error) {
 	return name, isDir, nil
 }
 
-// extractFile writes one entry into root and returns how many bytes it wrote, at most budget.
-func extractFile(root *os.Root, f *zip.File, name string, budget int64) (int64, error) {
+// extractFile writes one entry into the root and returns how many bytes it wrote, at most budget.
+func (x *extraction) extractFile(f *zip.File, name string, budget int64) (int64, error) {
 	if f.UncompressedSize64 > uint64(budget) {
 		return 0, fmt.Errorf("%w: it expands past the size limit", ErrTooLarge)
 	}
@@ -166,13 +217,14 @@ func extractFile(root *os.Root, f *zip.File, name string, budget int64) (int64, 
 	if f.Mode()&0o111 != 0 {
 		perm = 0o755
 	}
-	out, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	out, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return 0, errors.New("the name appears twice in the archive")
 		}
 		return 0, err
 	}
+	x.created = append(x.created, name)
 	n, err := io.Copy(out, io.LimitReader(rc, budget+1))
 	if cerr := out.Close(); err == nil {
 		err = cerr

@@ -1,6 +1,10 @@
 package archive
 
 import (
+	"archive/zip"
+	"bytes"
+	"compress/flate"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,6 +33,7 @@ func TestExtractZipCases(t *testing.T) {
 		{"duplicate", []zipEntry{{name: "a"}, {name: "a"}}, "", "appears twice"},
 		{"too big", []zipEntry{{name: "a", body: make([]byte, 1<<20+1)}}, "", "size limit"},
 		{"too big together", []zipEntry{{name: "a", body: make([]byte, 1<<19)}, {name: "b", body: make([]byte, 1<<19+1)}}, "", "size limit"},
+		{"fails after nested dirs", []zipEntry{{name: "d/e/f/a", body: []byte("a")}, {name: "d/e/g/", mode: fs.ModeDir | 0o755}, {name: "d/e/f/a"}}, "", "appears twice"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -38,6 +43,7 @@ func TestExtractZipCases(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Fatalf("err = %v, want %q", err, c.want)
 				}
+				requireEmpty(t, dir)
 				return
 			}
 			if err != nil {
@@ -55,8 +61,82 @@ func TestExtractZipCases(t *testing.T) {
 	}
 }
 
+// requireEmpty fails the test unless dir exists and holds nothing.
+func requireEmpty(t testing.TB, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		var names []string
+		filepath.WalkDir(dir, func(p string, _ fs.DirEntry, _ error) error {
+			names = append(names, p)
+			return nil
+		})
+		t.Fatalf("a failed extraction left %v", names)
+	}
+}
+
+// lyingZip is a zip bomb that claims each of its entries inflates to one byte: only inflating
+// finds out, so the extractor has already written part of it when it refuses the archive.
+func lyingZip(t testing.TB, entries map[string]int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, size := range entries {
+		var deflated bytes.Buffer
+		fw, err := flate.NewWriter(&deflated, flate.BestCompression)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(make([]byte, size))
+		fw.Close()
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: name, Method: zip.Deflate, CompressedSize64: uint64(deflated.Len()), UncompressedSize64: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(deflated.Bytes())
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestExtractZipBombLeavesNothing: a bomb found out while inflating, and one refused by its
+// claimed sizes alone, leave the directory as they found it, including what was there before.
+func TestExtractZipBombLeavesNothing(t *testing.T) {
+	lim := Limits{MaxBytes: 1 << 20}
+	cases := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"lying sizes", lyingZip(t, map[string]int{"a/b/c/big": 4 << 20}), zip.ErrFormat},
+		{"honest sizes", makeZip(t, zipEntry{name: "x/small", body: []byte("x")}, zipEntry{name: "x/big", body: make([]byte, 2<<20)}), ErrTooLarge},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			keep := filepath.Join(dir, "kept")
+			if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := ExtractZip(c.data, dir, lim)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+			if err := os.Remove(keep); err != nil {
+				t.Fatalf("the file that was there before: %v", err)
+			}
+			requireEmpty(t, dir)
+		})
+	}
+}
+
 // FuzzExtractZip feeds arbitrary bytes to the extractor: it must never panic, never write outside
-// its directory, never leave a symlink, and stay within its limits.
+// its directory, never leave a symlink, stay within its limits, and leave nothing when it fails.
 func FuzzExtractZip(f *testing.F) {
 	f.Add(makeZip(f, zipEntry{name: "main.wasm", body: []byte("\x00asm")}, zipEntry{name: "d/x.txt", body: []byte("x")}))
 	f.Add(makeZip(f, zipEntry{name: "../escape", body: []byte("x")}))
@@ -92,7 +172,9 @@ func FuzzExtractZip(f *testing.F) {
 		if total > maxBytes {
 			t.Fatalf("extracted %d bytes, limit %d", total, maxBytes)
 		}
-		if err == nil {
+		if err != nil {
+			requireEmpty(t, dir)
+		} else {
 			for _, name := range files {
 				if !filepath.IsLocal(name) {
 					t.Fatalf("non-local name %q returned", name)

@@ -2,11 +2,19 @@
 // actionloop protocol (../shared/openwhisk/SPEC.md §1.7): one JSON activation per line on the
 // child's stdin, one JSON result per line on its file descriptor 3; its stdout and stderr are the
 // container's logs. Executables built for apache/openwhisk-runtime-go work unchanged.
+//
+// The child and everything it starts die with the executor (Close, a timed-out run, a failed
+// start): the child leads its own process group, and where this process may create cgroups the
+// child is born in a cgroup of its own (package internal/cgroup), which also holds descendants
+// that left the process group or started a new session. Files the executor unpacked are removed
+// on the same paths, a failed Init included.
 package native
 
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/cgroup"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
@@ -50,6 +59,14 @@ type Config struct {
 	Environ []string
 	// MaxResultBytes caps one result line (default 64 MiB).
 	MaxResultBytes int
+	// CgroupName names the cgroup made for the child's process tree below this process's own
+	// cgroup (default "wasmwhisk-native-<pid>-<random>"). A server that runs executors in its own
+	// process names them so that, after a crash, it can find and remove their groups
+	// (cgroup.Roots.RemoveStale). Where no cgroup can be made (an unprivileged proxy, a
+	// container's read-only cgroup file system) the process group is all that is killed.
+	CgroupName string
+	// NoCgroup kills only the process group, even where a cgroup could be made.
+	NoCgroup bool
 }
 
 // Executor is a runtime.Executor for native actionloop executables. Runs are serialised: one child
@@ -92,10 +109,12 @@ func (e *Executor) Init(ctx context.Context, req runtime.InitRequest) error {
 	}
 	exe, dir, err := e.prepare(req.Code)
 	if err != nil {
+		e.removeWorkDir()
 		return err
 	}
 	c, err := e.start(ctx, exe, dir, req.Env)
 	if err != nil {
+		e.removeWorkDir()
 		return err
 	}
 	e.child = c
@@ -148,21 +167,56 @@ func (e *Executor) prepare(code []byte) (exe, dir string, err error) {
 	}
 }
 
+// removeWorkDir deletes what prepare unpacked (never the stub's directory, which is not ours).
+func (e *Executor) removeWorkDir() {
+	if e.workDir != "" {
+		os.RemoveAll(e.workDir)
+		e.workDir = ""
+	}
+}
+
 // child is a running actionloop process.
 type child struct {
 	cmd     *exec.Cmd
+	group   *cgroup.Group // nil when the process group is all there is
 	stdin   io.WriteCloser
 	results chan []byte   // lines read from fd 3
 	exited  chan struct{} // closed when the process has exited
 	waitErr error
 }
 
-func (e *Executor) start(ctx context.Context, exe, dir string, initEnv map[string]string) (*child, error) {
-	cmd, stdin, resultsR, err := e.spawn(ctx, exe, dir, initEnv)
+// newGroup makes the cgroup for a child, or returns nil where none can be made.
+func (e *Executor) newGroup() *cgroup.Group {
+	if e.cfg.NoCgroup {
+		return nil
+	}
+	roots := cgroup.Probe()
+	if roots.Unified == "" {
+		return nil
+	}
+	name := e.cfg.CgroupName
+	if name == "" {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		name = fmt.Sprintf("wasmwhisk-native-%d-%s", os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	g, err := cgroup.Roots{Unified: roots.Unified}.New(name, 0)
 	if err != nil {
+		return nil
+	}
+	return g
+}
+
+func (e *Executor) start(ctx context.Context, exe, dir string, initEnv map[string]string) (*child, error) {
+	group := e.newGroup()
+	cmd, stdin, resultsR, err := e.spawn(ctx, exe, dir, initEnv, group)
+	if err != nil {
+		if group != nil {
+			_ = group.Remove()
+		}
 		return nil, err
 	}
-	c := &child{cmd: cmd, stdin: stdin, results: make(chan []byte, 1), exited: make(chan struct{})}
+	c := &child{cmd: cmd, group: group, stdin: stdin, results: make(chan []byte, 1), exited: make(chan struct{})}
 	go func() {
 		defer resultsR.Close()
 		r := bufio.NewReaderSize(resultsR, 1<<16)
@@ -183,6 +237,7 @@ func (e *Executor) start(ctx context.Context, exe, dir string, initEnv map[strin
 	if e.cfg.NoAck {
 		select {
 		case <-c.exited:
+			c.release()
 			return nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: "+msgCommandExited, c.waitErr)
 		case <-time.After(5 * time.Millisecond):
 			return c, nil
@@ -193,22 +248,22 @@ func (e *Executor) start(ctx context.Context, exe, dir string, initEnv map[strin
 	select {
 	case line, ok := <-c.results:
 		if !ok {
-			c.kill()
+			c.release()
 			return nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: "+msgCommandExited, c.waitErr)
 		}
 		var ack struct {
 			OK bool `json:"ok"`
 		}
 		if json.Unmarshal(line, &ack) != nil || !ack.OK {
-			c.kill()
+			c.release()
 			return nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: bad acknowledgement "+strconv.Quote(string(line)), nil)
 		}
 		return c, nil
 	case <-timer.C:
-		c.kill()
+		c.release()
 		return nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: no acknowledgement on fd 3 within "+e.cfg.AckTimeout.String(), nil)
 	case <-ctx.Done():
-		c.kill()
+		c.release()
 		return nil, ctx.Err()
 	}
 }
@@ -219,7 +274,7 @@ func (e *Executor) start(ctx context.Context, exe, dir string, initEnv map[strin
 // moment by another goroutine (another container's cold start) briefly holds the file open for
 // writing until it calls exec itself (golang/go#22315). That passes within milliseconds, so spawn
 // tries again for a while instead of failing the activation.
-func (e *Executor) spawn(ctx context.Context, exe, dir string, initEnv map[string]string) (*exec.Cmd, io.WriteCloser, *os.File, error) {
+func (e *Executor) spawn(ctx context.Context, exe, dir string, initEnv map[string]string, group *cgroup.Group) (*exec.Cmd, io.WriteCloser, *os.File, error) {
 	for attempt := 0; ; attempt++ {
 		resultsR, resultsW, err := os.Pipe()
 		if err != nil {
@@ -232,13 +287,16 @@ func (e *Executor) spawn(ctx context.Context, exe, dir string, initEnv map[strin
 		cmd.Stderr = e.cfg.Stderr
 		cmd.ExtraFiles = []*os.File{resultsW} // fd 3
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// A descendant that escaped the kill could hold the output pipes open: Wait must not
+		// wait for it forever.
+		cmd.WaitDelay = time.Second
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			resultsR.Close()
 			resultsW.Close()
 			return nil, nil, nil, fmt.Errorf("native: stdin: %w", err)
 		}
-		err = cmd.Start()
+		err = startIn(cmd, group)
 		resultsW.Close()
 		if err == nil {
 			return cmd, stdin, resultsR, nil
@@ -254,6 +312,29 @@ func (e *Executor) spawn(ctx context.Context, exe, dir string, initEnv map[strin
 		case <-time.After(time.Duration(attempt+1) * 2 * time.Millisecond):
 		}
 	}
+}
+
+// startIn starts cmd inside group: born there (clone3 CLONE_INTO_CGROUP), so that not even its
+// first instructions run outside it, or moved there at once where the kernel cannot do that.
+func startIn(cmd *exec.Cmd, group *cgroup.Group) error {
+	if group == nil {
+		return cmd.Start()
+	}
+	fd, ok, err := group.UnifiedFD()
+	if err != nil || !ok {
+		return cmd.Start()
+	}
+	defer fd.Close()
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(fd.Fd())
+	if err := cmd.Start(); err == nil || errors.Is(err, syscall.ETXTBSY) {
+		return err
+	}
+	// Kernels before 5.7 have no CLONE_INTO_CGROUP: start, then move.
+	cmd.SysProcAttr.UseCgroupFD = false
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	return group.Add(cmd.Process.Pid, false)
 }
 
 // childEnv is the proxy's __OW_* variables plus the init env; nothing else is inherited.
@@ -290,11 +371,27 @@ func readLine(r *bufio.Reader, max int) ([]byte, error) {
 	}
 }
 
+// kill ends the child's process group and cgroup and waits for the child to be reaped.
 func (c *child) kill() {
 	if c.cmd.Process != nil {
 		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
 	}
+	if c.group != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = c.group.Kill(ctx)
+		cancel()
+	}
 	<-c.exited
+}
+
+// release kills the child and removes its cgroup: the child is not used again.
+func (c *child) release() {
+	c.kill()
+	if c.group != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = c.group.Destroy(ctx)
+		cancel()
+	}
 }
 
 // Run sends one activation line and waits for the result line, the child's exit, the deadline or
@@ -349,12 +446,9 @@ func (e *Executor) Close() error {
 	defer e.mu.Unlock()
 	if e.child != nil {
 		e.child.stdin.Close()
-		e.child.kill()
+		e.child.release()
 		e.child = nil
 	}
-	if e.workDir != "" {
-		os.RemoveAll(e.workDir)
-		e.workDir = ""
-	}
+	e.removeWorkDir()
 	return nil
 }
