@@ -113,7 +113,7 @@ type initMessage struct {
 func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 	body, status, err := readBody(w, r, p.cfg.MaxBodyBytes)
 	if err != nil {
-		p.initFailed(w, status, err.Error())
+		p.initFailed(w, status, err.Error(), "")
 		return
 	}
 	var msg initMessage
@@ -134,7 +134,7 @@ func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 	}
 	if decoded == nil {
 		if err := json.Unmarshal(body, &msg); err != nil {
-			p.initFailed(w, http.StatusBadRequest, msgUnmarshal+err.Error())
+			p.initFailed(w, http.StatusBadRequest, msgUnmarshal+err.Error(), "")
 			return
 		}
 	}
@@ -163,7 +163,7 @@ func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 		case v.Code != nil:
 			code, err := decodeCode(*v.Code, v.Binary)
 			if err != nil {
-				p.initFailed(w, http.StatusBadRequest, msgDecode+err.Error())
+				p.initFailed(w, http.StatusBadRequest, msgDecode+err.Error(), "")
 				return
 			}
 			req.Code = code
@@ -172,7 +172,7 @@ func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 	// Exported before the action loads, so that code reading its environment at load time sees it.
 	for k, v := range req.Env {
 		if err := p.cfg.Setenv(k, v); err != nil {
-			p.initFailed(w, http.StatusBadRequest, fmt.Sprintf("cannot export %q: %v", k, err))
+			p.initFailed(w, http.StatusBadRequest, fmt.Sprintf("cannot export %q: %v", k, err), "")
 			return
 		}
 	}
@@ -182,8 +182,7 @@ func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		status, message := classify(err)
-		p.logs.line(streamStderr, "init: "+err.Error())
-		p.initFailed(w, status, message)
+		p.initFailed(w, status, message, err.Error())
 		return
 	}
 	p.initialized = true
@@ -191,8 +190,13 @@ func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, []byte(`{"ok":true}`))
 }
 
-// initFailed answers a failed /init: one sentinel on each stream, then the error.
-func (p *Proxy) initFailed(w http.ResponseWriter, status int, message string) {
+// initFailed answers a failed /init as OpenWhisk's runtimes do: a line saying why in the log
+// (detail, or the message when detail is empty), one sentinel on each stream, then the error.
+func (p *Proxy) initFailed(w http.ResponseWriter, status int, message, detail string) {
+	if detail == "" {
+		detail = message
+	}
+	p.logs.line(streamStderr, "init: "+detail)
 	p.logs.sentinels()
 	writeError(w, status, message)
 }
@@ -286,7 +290,9 @@ func (p *Proxy) run(ctx context.Context, r *http.Request, w http.ResponseWriter,
 	}
 	result = bytes.TrimSpace(result)
 	if len(result) == 0 || (result[0] != '{' && result[0] != '[') || !json.Valid(result) {
-		fmt.Fprintf(stderr, "the action returned %s\n", truncate(result, 256))
+		// The message goes in the response only: OpenWhisk's BasicActionRunnerTests ("run and
+		// report an error for function not returning a json object") require both streams to be
+		// empty but for the sentinels.
 		return http.StatusBadGateway, errorBody(msgNotDictionary)
 	}
 	return http.StatusOK, result
@@ -393,11 +399,4 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)
-}
-
-func truncate(b []byte, n int) string {
-	if len(b) <= n {
-		return string(b)
-	}
-	return string(b[:n]) + "..."
 }

@@ -20,7 +20,7 @@ const (
 	largeInputChars = 1048561
 )
 
-// Run runs the canonical suite (SPEC §2.2, all ten cases) and the platform cases (§2.7 a–k).
+// Run runs the canonical suite (SPEC §2.2, all ten cases) and the platform cases (§2.7 a–k, and l–m from issue 12).
 func (s Suite) Run(t *testing.T) {
 	t.Run("canonical", s.Canonical)
 	t.Run("platform", s.Platform)
@@ -63,10 +63,11 @@ func (s Suite) Canonical(t *testing.T) {
 		if r.Status == http.StatusOK || (string(r.Body) != msgDict && string(r.Body) != msgDictNode) {
 			t.Fatalf("run: %d %s", r.Status, r.Body)
 		}
-		// stderr is relaxed (the proxy logs the offending value there), as runtimes do.
-		cl.CheckStreams(1, func(out, _ string) {
-			if out != "" {
-				t.Errorf("stdout not empty: %q", out)
+		// OpenWhisk's default TestConfig enforces both streams empty: the message belongs in
+		// the response only.
+		cl.CheckStreams(1, func(out, errs string) {
+			if out != "" || errs != "" {
+				t.Errorf("streams not empty: %q %q", out, errs)
 			}
 		})
 	})
@@ -181,7 +182,9 @@ func (s Suite) Canonical(t *testing.T) {
 	})
 }
 
-// Platform runs the platform-contract cases of SPEC §2.7 (a)–(k).
+// Platform runs the platform-contract cases of SPEC §2.7 (a)–(k), then (l) a /init with binary
+// code that is not base64 fails like any bad code (logged, one sentinel per stream) and (m) an
+// activation's 2 MiB of stdout all reach the log, as OpenWhisk's log limit (10 MB) allows.
 func (s Suite) Platform(t *testing.T) {
 	t.Run("a deadline as string and as number", func(t *testing.T) {
 		cl := s.start(t, nil)
@@ -260,7 +263,7 @@ func (s Suite) Platform(t *testing.T) {
 		if r.Status == http.StatusOK || r.Object()["error"] == nil {
 			t.Fatalf("init of garbage: %d %s", r.Status, r.Body)
 		}
-		cl.CheckStreams(1, nil)
+		cl.CheckStreams(1, requireLogged(t))
 	})
 	t.Run("i unknown top-level keys are ignored", func(t *testing.T) {
 		cl := s.start(t, nil)
@@ -326,4 +329,42 @@ func (s Suite) Platform(t *testing.T) {
 			}
 		})
 	})
+	t.Run("l binary code that is not base64 fails like any init", func(t *testing.T) {
+		cl := s.start(t, nil)
+		r := cl.Post("/init", []byte(`{"value":{"code":"%%% not base64 %%%","main":"main","binary":true}}`))
+		if r.Status == http.StatusOK || r.Object()["error"] == nil {
+			t.Fatalf("init: %d %s", r.Status, r.Body)
+		}
+		cl.CheckStreams(1, requireLogged(t))
+	})
+	t.Run("m 2 MiB of stdout reach the log", func(t *testing.T) {
+		cl := s.start(t, nil)
+		if r := cl.Init(s.Code(t, Loud), "main", nil); r.Status != http.StatusOK {
+			t.Fatalf("init: %d %s", r.Status, r.Body)
+		}
+		const lines = 2048 // of 1 KiB: OpenWhisk keeps up to limits.logs, 10 MB by default
+		if r := cl.Run(map[string]any{"lines": lines}, nil); r.Status != http.StatusOK {
+			t.Fatalf("run: %d %s", r.Status, r.Body)
+		}
+		cl.CheckStreams(1, func(out, _ string) {
+			got := strings.Split(out, "\n")
+			if len(got) != lines {
+				t.Fatalf("stdout has %d lines, want %d (last: %.40q)", len(got), lines, got[len(got)-1])
+			}
+			for i, l := range got {
+				if want := fmt.Sprintf("loud %06d ", i); !strings.HasPrefix(l, want) || len(l) != 1023 {
+					t.Fatalf("line %d is %.40q (%d bytes), want %q... of 1023 bytes", i, l, len(l), want)
+				}
+			}
+		})
+	})
+}
+
+// requireLogged checks that a failed /init said why in the log, as OpenWhisk's runtimes do.
+func requireLogged(t *testing.T) func(stdout, stderr string) {
+	return func(out, errs string) {
+		if out == "" && errs == "" {
+			t.Errorf("the failed init logged nothing")
+		}
+	}
 }

@@ -47,6 +47,7 @@ const (
 	Unicode  Sample = "unicode"  // {delimiter} → prints and returns {"winter": d+" ☃ "+d}
 	Env      Sample = "env"      // returns the seven __OW_* context variables
 	LoadEnv  Sample = "loadenv"  // returns SOME_VAR and ANOTHER_VAR as read at load time
+	Loud     Sample = "loud"     // {lines} → prints that many numbered 1 KiB lines to stdout
 )
 
 // Suite describes the runtime under test.

@@ -59,10 +59,10 @@ func (x *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.T
 		// A failed run has no result: all of its output is log.
 		logEnd = outSize
 	}
-	if err := copyLog(req.Stdout, stdout.f, 0, logEnd, x.cfg.LogLimit, "stdout"); err != nil {
+	if err := copyLog(req.Stdout, req.Stderr, stdout.f, 0, logEnd, x.cfg.LogLimit); err != nil {
 		return nil, fmt.Errorf("wasm: run: copy stdout: %w", err)
 	}
-	if err := copyLog(req.Stderr, stderr.f, 0, errSize, x.cfg.LogLimit, "stderr"); err != nil {
+	if err := copyLog(req.Stderr, req.Stderr, stderr.f, 0, errSize, x.cfg.LogLimit); err != nil {
 		return nil, fmt.Errorf("wasm: run: copy stderr: %w", err)
 	}
 	if guestErr != nil {

@@ -37,7 +37,9 @@ type Config struct {
 	// and Init only compiles (a failing _initialize shows at the first run).
 	FreshReactor bool
 	// LogLimit caps the bytes of each stream (stdout, stderr) copied to an activation's log;
-	// past it a one-line truncation note is written. Zero means 1 MiB.
+	// past it OpenWhisk's truncation line is written. Zero means 10 MiB, the largest limits.logs
+	// OpenWhisk allows: the runtime never drops what the platform would keep, and the platform
+	// applies the action's own limit when it collects the logs, as OpenWhisk's invoker does.
 	LogLimit int64
 	// MaxResultBytes caps the result line a guest may produce. Zero means 16 MiB.
 	MaxResultBytes int64
@@ -134,7 +136,7 @@ var _ runtime.Executor = (*Executor)(nil)
 const (
 	DefaultMemoryLimit       = 256 << 20
 	DefaultMaxDuration       = 5 * time.Minute
-	DefaultLogLimit          = 1 << 20
+	DefaultLogLimit          = 10 << 20
 	DefaultMaxResultBytes    = 16 << 20
 	DefaultMaxArchiveBytes   = 1 << 30
 	DefaultMaxArchiveEntries = 10000

@@ -59,28 +59,62 @@ func lastLine(f io.ReaderAt, size, maxResult int64) (logEnd int64, result []byte
 
 func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
 
-// copyLog copies bytes [off, end) of src to dst, at most limit of them, then a truncation note
-// when there were more. The copy always ends with a newline, so that whatever the caller writes
-// next (the activation sentinel) starts a line.
-func copyLog(dst io.Writer, src io.ReaderAt, off, end, limit int64, stream string) error {
+// msgLogsTruncated is OpenWhisk's truncation line (common/scala/.../http/ErrorResponse.scala,
+// Messages.truncateLogs).
+const msgLogsTruncated = "Logs were truncated because the total bytes size exceeds the limit of %d bytes."
+
+// copyLog copies bytes [off, end) of src to dst, at most limit of them and only whole lines
+// (as OpenWhisk's invoker keeps them), then, when there were more, OpenWhisk's truncation line to
+// note (the activation's stderr, where the invoker puts it). The copy always ends with a newline,
+// so that whatever the caller writes next (the activation sentinel) starts a line. It streams
+// through a small buffer: memory does not grow with the output.
+func copyLog(dst, note io.Writer, src io.ReaderAt, off, end, limit int64) error {
 	n := end - off
 	if dst == nil || n <= 0 {
 		return nil
 	}
+	keep := n
+	if n > limit {
+		var err error
+		if keep, err = wholeLines(src, off, limit); err != nil {
+			return err
+		}
+	}
 	w := &lastByteWriter{w: dst}
-	if _, err := io.Copy(w, io.NewSectionReader(src, off, min(n, limit))); err != nil {
+	if _, err := io.Copy(w, io.NewSectionReader(src, off, keep)); err != nil {
 		return err
 	}
-	if w.last != '\n' {
+	if w.last != '\n' && keep > 0 {
 		if _, err := io.WriteString(dst, "\n"); err != nil {
 			return err
 		}
 	}
 	if n > limit {
-		_, err := fmt.Fprintf(dst, "[wasmwhisk: %d more bytes of %s were dropped: the log limit is %d bytes per stream and activation]\n", n-limit, stream, limit)
+		if note == nil {
+			note = dst
+		}
+		_, err := fmt.Fprintf(note, msgLogsTruncated+"\n", limit)
 		return err
 	}
 	return nil
+}
+
+// wholeLines is how many of the limit bytes from off end with the last newline among them; a
+// first line longer than the limit is cut at the limit.
+func wholeLines(src io.ReaderAt, off, limit int64) (int64, error) {
+	const window = 64 << 10
+	buf := make([]byte, min(window, limit))
+	for end := limit; end > 0; {
+		n := min(int64(len(buf)), end)
+		if _, err := src.ReadAt(buf[:n], off+end-n); err != nil && err != io.EOF {
+			return 0, fmt.Errorf("wasm: read log: %w", err)
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1, nil
+		}
+		end -= n
+	}
+	return limit, nil
 }
 
 // lastByteWriter remembers the last byte written through it.

@@ -35,23 +35,38 @@ func TestLastLine(t *testing.T) {
 }
 
 func TestCopyLog(t *testing.T) {
+	const note = "Logs were truncated because the total bytes size exceeds the limit of 10 bytes.\n"
 	cases := []struct {
-		in    string
-		limit int64
-		want  string
+		in        string
+		limit     int64
+		out, errs string
 	}{
-		{"", 10, ""},
-		{"a\n", 10, "a\n"},
-		{"no newline", 100, "no newline\n"},
-		{"0123456789abcdef\n", 10, "0123456789\n[wasmwhisk: 7 more bytes of stdout were dropped: the log limit is 10 bytes per stream and activation]\n"},
+		{"", 10, "", ""},
+		{"a\n", 10, "a\n", ""},
+		{"no newline", 100, "no newline\n", ""},
+		{"0123456789", 10, "0123456789\n", ""},
+		// Whole lines only, as OpenWhisk keeps them; the note goes to stderr.
+		{"0123\n5678\nabcdef\n", 10, "0123\n5678\n", note},
+		{"0123\n56789abcdef\n", 10, "0123\n", note},
+		// A first line longer than the limit is cut at the limit.
+		{"0123456789abcdef\n", 10, "0123456789\n", note},
 	}
 	for _, c := range cases {
-		var out bytes.Buffer
-		if err := copyLog(&out, strings.NewReader(c.in), 0, int64(len(c.in)), c.limit, "stdout"); err != nil {
+		var out, errs bytes.Buffer
+		if err := copyLog(&out, &errs, strings.NewReader(c.in), 0, int64(len(c.in)), c.limit); err != nil {
 			t.Fatal(err)
 		}
-		if out.String() != c.want {
-			t.Errorf("copyLog(%q, %d) = %q, want %q", c.in, c.limit, out.String(), c.want)
+		if out.String() != c.out || errs.String() != c.errs {
+			t.Errorf("copyLog(%q, %d) = %q, %q; want %q, %q", c.in, c.limit, out.String(), errs.String(), c.out, c.errs)
 		}
+	}
+	// From an offset, with the newline search crossing its 64 KiB window.
+	in := "skip\n" + strings.Repeat("y", 100<<10) + "\n" + strings.Repeat("z", 100<<10) + "\n"
+	var out, errs bytes.Buffer
+	if err := copyLog(&out, &errs, strings.NewReader(in), 5, int64(len(in)), 150<<10); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != strings.Repeat("y", 100<<10)+"\n" || !strings.Contains(errs.String(), "exceeds the limit of 153600 bytes") {
+		t.Errorf("offset copy: %d bytes, note %q", out.Len(), errs.String())
 	}
 }

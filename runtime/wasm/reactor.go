@@ -165,16 +165,15 @@ const punchEvery = 1 << 20
 
 func (r *reactorInstance) copyLogs(x *Executor, stdout, stderr io.Writer) error {
 	for _, s := range []struct {
-		f    *stdioFile
-		off  *int64
-		dst  io.Writer
-		name string
-	}{{r.out, &r.outOff, stdout, "stdout"}, {r.errf, &r.errOff, stderr, "stderr"}} {
+		f   *stdioFile
+		off *int64
+		dst io.Writer
+	}{{r.out, &r.outOff, stdout}, {r.errf, &r.errOff, stderr}} {
 		end, err := s.f.size()
 		if err != nil {
 			return err
 		}
-		if err := copyLog(s.dst, s.f.f, *s.off, end, x.cfg.LogLimit, s.name); err != nil {
+		if err := copyLog(s.dst, stderr, s.f.f, *s.off, end, x.cfg.LogLimit); err != nil {
 			return err
 		}
 		// Free what was copied now and then, not on every run: it costs a system call.

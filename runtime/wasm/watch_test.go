@@ -52,7 +52,7 @@ func TestPrintHundredsOfMiB(t *testing.T) {
 			if r.err != nil || r.result != `{"printed":true}` {
 				t.Fatalf("run = %v %s", r.err, r.result)
 			}
-			if !strings.Contains(r.stdout, "more bytes of stdout were dropped") || len(r.stdout) > DefaultLogLimit+300 {
+			if !strings.Contains(r.stderr, "Logs were truncated because the total bytes size exceeds the limit of 10485760 bytes.") || len(r.stdout) > DefaultLogLimit+300 {
 				t.Errorf("stdout log of %d bytes is not capped", len(r.stdout))
 			}
 		})
