@@ -47,8 +47,10 @@ type Config struct {
 	Dir string
 	// Stub is a built-in executable run when /init carries no code (a blackbox image's code stub).
 	Stub string
-	// Stdout and Stderr receive the child's output (default os.Stdout and os.Stderr). Pass *os.File
-	// values so the child writes to them directly and its output precedes the proxy's sentinels.
+	// Stdout and Stderr receive the child's output (default os.Stdout and os.Stderr). An *os.File
+	// is given to the child as is; any other writer gets the child's output through a pipe that
+	// Init and Run drain before they return, so that an activation's lines always precede the
+	// proxy's sentinels and land in that activation's log.
 	Stdout, Stderr io.Writer
 	// NoAck starts children without asking for the {"ok":true} acknowledgement on fd 3 (for plain
 	// actionloop scripts); the executor then only checks that the child survives its first 5 ms.
@@ -180,6 +182,7 @@ type child struct {
 	cmd     *exec.Cmd
 	group   *cgroup.Group // nil when the process group is all there is
 	stdin   io.WriteCloser
+	logs    []*logPipe    // the output streams that are not files
 	results chan []byte   // lines read from fd 3
 	exited  chan struct{} // closed when the process has exited
 	waitErr error
@@ -207,16 +210,24 @@ func (e *Executor) newGroup() *cgroup.Group {
 	return g
 }
 
-func (e *Executor) start(ctx context.Context, exe, dir string, initEnv map[string]string) (*child, error) {
+// logPipeWait bounds how long closing a log pipe waits for its end after the child is gone.
+const logPipeWait = 100 * time.Millisecond
+
+func (e *Executor) start(ctx context.Context, exe, dir string, initEnv map[string]string) (_ *child, err error) {
 	group := e.newGroup()
-	cmd, stdin, resultsR, err := e.spawn(ctx, exe, dir, initEnv, group)
+	cmd, stdin, resultsR, logs, err := e.spawn(ctx, exe, dir, initEnv, group)
 	if err != nil {
 		if group != nil {
 			_ = group.Remove()
 		}
 		return nil, err
 	}
-	c := &child{cmd: cmd, group: group, stdin: stdin, results: make(chan []byte, 1), exited: make(chan struct{})}
+	c := &child{cmd: cmd, group: group, stdin: stdin, logs: logs, results: make(chan []byte, 1), exited: make(chan struct{})}
+	for _, p := range logs {
+		go p.pump()
+	}
+	// What the child wrote while starting is in the log before Init returns.
+	defer c.flushLogs()
 	go func() {
 		defer resultsR.Close()
 		r := bufio.NewReaderSize(resultsR, 1<<16)
@@ -274,44 +285,75 @@ func (e *Executor) start(ctx context.Context, exe, dir string, initEnv map[strin
 // moment by another goroutine (another container's cold start) briefly holds the file open for
 // writing until it calls exec itself (golang/go#22315). That passes within milliseconds, so spawn
 // tries again for a while instead of failing the activation.
-func (e *Executor) spawn(ctx context.Context, exe, dir string, initEnv map[string]string, group *cgroup.Group) (*exec.Cmd, io.WriteCloser, *os.File, error) {
+func (e *Executor) spawn(ctx context.Context, exe, dir string, initEnv map[string]string, group *cgroup.Group) (*exec.Cmd, io.WriteCloser, *os.File, []*logPipe, error) {
 	for attempt := 0; ; attempt++ {
-		resultsR, resultsW, err := os.Pipe()
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("native: pipe: %w", err)
-		}
-		cmd := exec.Command(exe)
-		cmd.Dir = dir
-		cmd.Env = e.childEnv(initEnv)
-		cmd.Stdout = e.cfg.Stdout
-		cmd.Stderr = e.cfg.Stderr
-		cmd.ExtraFiles = []*os.File{resultsW} // fd 3
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		// A descendant that escaped the kill could hold the output pipes open: Wait must not
-		// wait for it forever.
-		cmd.WaitDelay = time.Second
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			resultsR.Close()
-			resultsW.Close()
-			return nil, nil, nil, fmt.Errorf("native: stdin: %w", err)
-		}
-		err = startIn(cmd, group)
-		resultsW.Close()
+		cmd, stdin, resultsR, logs, err := e.spawnOnce(exe, dir, initEnv, group)
 		if err == nil {
-			return cmd, stdin, resultsR, nil
+			return cmd, stdin, resultsR, logs, nil
 		}
-		resultsR.Close()
-		stdin.Close()
 		if !errors.Is(err, syscall.ETXTBSY) || attempt >= 50 {
-			return nil, nil, nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: "+err.Error(), err)
+			return nil, nil, nil, nil, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, nil, ctx.Err()
+			return nil, nil, nil, nil, ctx.Err()
 		case <-time.After(time.Duration(attempt+1) * 2 * time.Millisecond):
 		}
 	}
+}
+
+// spawnOnce makes the child's pipes and starts it once; on failure it closes what it made.
+func (e *Executor) spawnOnce(exe, dir string, initEnv map[string]string, group *cgroup.Group) (_ *exec.Cmd, _ io.WriteCloser, _ *os.File, _ []*logPipe, err error) {
+	var closeAfterStart, closeOnFail []io.Closer
+	var logs []*logPipe
+	defer func() {
+		for _, c := range closeAfterStart {
+			c.Close()
+		}
+		if err != nil {
+			for _, c := range closeOnFail {
+				c.Close()
+			}
+		}
+	}()
+	resultsR, resultsW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("native: pipe: %w", err)
+	}
+	closeAfterStart, closeOnFail = append(closeAfterStart, resultsW), append(closeOnFail, resultsR)
+	cmd := exec.Command(exe)
+	cmd.Dir = dir
+	cmd.Env = e.childEnv(initEnv)
+	for _, s := range []struct {
+		dst  io.Writer
+		into *io.Writer
+	}{{e.cfg.Stdout, &cmd.Stdout}, {e.cfg.Stderr, &cmd.Stderr}} {
+		if f, ok := s.dst.(*os.File); ok {
+			*s.into = f
+			continue
+		}
+		p, w, err := newLogPipe(s.dst)
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("native: log pipe: %w", err)
+		}
+		closeAfterStart, closeOnFail = append(closeAfterStart, w), append(closeOnFail, p.r)
+		logs = append(logs, p)
+		*s.into = w
+	}
+	cmd.ExtraFiles = []*os.File{resultsW} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A descendant that escaped the kill could hold the output pipes open: Wait must not
+	// wait for it forever.
+	cmd.WaitDelay = time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("native: stdin: %w", err)
+	}
+	closeOnFail = append(closeOnFail, stdin)
+	if err := startIn(cmd, group); err != nil {
+		return nil, nil, nil, nil, runtime.Errorf(http.StatusBadGateway, "cannot start action: "+err.Error(), err)
+	}
+	return cmd, stdin, resultsR, logs, nil
 }
 
 // startIn starts cmd inside group: born there (clone3 CLONE_INTO_CGROUP), so that not even its
@@ -384,13 +426,23 @@ func (c *child) kill() {
 	<-c.exited
 }
 
-// release kills the child and removes its cgroup: the child is not used again.
+// release kills the child and removes its cgroup and log pipes: the child is not used again.
 func (c *child) release() {
 	c.kill()
 	if c.group != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = c.group.Destroy(ctx)
 		cancel()
+	}
+	for _, p := range c.logs {
+		p.close(logPipeWait)
+	}
+}
+
+// flushLogs moves what the child has written so far into the configured writers.
+func (c *child) flushLogs() {
+	for _, p := range c.logs {
+		p.flush()
 	}
 }
 
@@ -409,6 +461,8 @@ func (e *Executor) Run(ctx context.Context, req runtime.RunRequest) (json.RawMes
 		return nil, runtime.Errorf(http.StatusInternalServerError, msgCommandExited, c.waitErr)
 	default:
 	}
+	// Whatever the outcome, the activation's output is in its log before Run returns.
+	defer c.flushLogs()
 	var deadline <-chan time.Time
 	if !req.Deadline.IsZero() {
 		timer := time.NewTimer(time.Until(req.Deadline))

@@ -3,7 +3,9 @@ package native
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 
@@ -42,5 +44,78 @@ func TestConcurrentColdStarts(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// lockedBuffer is a writer that is not a file, as the wasm host backend's log buffer is.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// take returns and clears what was written.
+func (b *lockedBuffer) take() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.String()
+	b.buf.Reset()
+	return s
+}
+
+// TestLogsBeforeRunReturns: with writers that are not files, everything the child wrote for an
+// activation — many lines, a partial last line — is in the writers when Init and Run return, so
+// that the proxy's sentinels follow it and the platform attributes it to that activation.
+func TestLogsBeforeRunReturns(t *testing.T) {
+	const loud = "#!/bin/sh\necho starting\necho '{\"ok\":true}' >&3\nn=0\nwhile read line; do\n" +
+		"n=$((n+1)); i=0\nwhile [ $i -lt 300 ]; do echo \"run $n line $i\"; i=$((i+1)); done\n" +
+		"echo \"run $n stderr\" >&2\nprintf 'run %d partial' $n\necho '{\"n\":1}' >&3\ndone\n"
+	var stdout, stderr lockedBuffer
+	x := New(Config{Dir: t.TempDir(), Stdout: &stdout, Stderr: &stderr, Environ: []string{}})
+	defer x.Close()
+	if err := x.Init(context.Background(), runtime.InitRequest{Code: []byte(loud)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := stdout.take(); got != "starting\n" {
+		t.Fatalf("after Init, stdout = %q", got)
+	}
+	for n := 1; n <= 20; n++ {
+		res, err := x.Run(context.Background(), runtime.RunRequest{Value: json.RawMessage(`{}`), Line: []byte(`{"value":{}}`)})
+		if err != nil || string(res) != `{"n":1}` {
+			t.Fatalf("run %d: %s %v", n, res, err)
+		}
+		var want strings.Builder
+		for i := 0; i < 300; i++ {
+			fmt.Fprintf(&want, "run %d line %d\n", n, i)
+		}
+		fmt.Fprintf(&want, "run %d partial\n", n)
+		if got := stdout.take(); got != want.String() {
+			t.Fatalf("run %d: stdout has %d bytes, want %d; ends %q", n, len(got), want.Len(), got[max(0, len(got)-60):])
+		}
+		if got, want := stderr.take(), fmt.Sprintf("run %d stderr\n", n); got != want {
+			t.Fatalf("run %d: stderr = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestLogsOfAChildThatDies: the output of a child that exits mid-run is in the log of that run.
+func TestLogsOfAChildThatDies(t *testing.T) {
+	const dies = "#!/bin/sh\necho '{\"ok\":true}' >&3\nread line\necho 'last words'\necho 'to stderr' >&2\nexit 3\n"
+	var stdout, stderr lockedBuffer
+	x := New(Config{Dir: t.TempDir(), Stdout: &stdout, Stderr: &stderr, Environ: []string{}})
+	defer x.Close()
+	if err := x.Init(context.Background(), runtime.InitRequest{Code: []byte(dies)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Run(context.Background(), runtime.RunRequest{Value: json.RawMessage(`{}`), Line: []byte(`{"value":{}}`)}); err == nil {
+		t.Fatal("run of a dying child succeeded")
+	}
+	if out, errs := stdout.take(), stderr.take(); out != "last words\n" || errs != "to stderr\n" {
+		t.Fatalf("logs %q %q", out, errs)
 	}
 }
