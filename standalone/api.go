@@ -40,6 +40,7 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/", s.handleInfo).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1", s.handleAPIInfo).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/", s.handleAPIInfo).Methods(http.MethodGet)
+	r.PathPrefix(webPrefix).HandlerFunc(s.handleWeb)
 	api := &authRoutes{r: r, s: s}
 	api.HandleFunc("", s.handleNamespaces).Methods(http.MethodGet)
 	api.HandleFunc("/", s.handleNamespaces).Methods(http.MethodGet)
@@ -97,6 +98,8 @@ func (a *authRoutes) HandleFunc(path string, h http.HandlerFunc) *mux.Route {
 // OPTIONS.
 func (s *Server) stamp(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Web actions set their own CORS headers and may answer OPTIONS themselves.
+		web := strings.HasPrefix(r.URL.Path, webPrefix)
 		ctx := r.Context()
 		if _, ok := ctx.Value(keyT0).(time.Time); !ok {
 			ctx = context.WithValue(ctx, keyT0, time.Now())
@@ -107,12 +110,14 @@ func (s *Server) stamp(next http.Handler) http.Handler {
 			ctx = context.WithValue(ctx, keyTransID, tid)
 			h := w.Header()
 			h.Set("X-Request-ID", tid)
-			h.Set("Access-Control-Allow-Origin", "*")
-			h.Set("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent")
+			if !web {
+				h.Set("Access-Control-Allow-Origin", "*")
+				h.Set("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent")
+			}
 			r = r.WithContext(ctx)
 		}
-		if r.Method == http.MethodOptions {
+		if r.Method == http.MethodOptions && !web {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
@@ -699,19 +704,11 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request, ns string)
 		activationID: newID(), transID: transID(r), t0: t0, value: value, binding: binding,
 	}
 	w.Header().Set("x-openwhisk-activation-id", inv.activationID)
-	done := make(chan *Activation, 1)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	done, ok := s.startActivation(inv)
+	if !ok {
 		writeError(w, r, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
-	s.acts.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.acts.Done()
-		done <- s.execute(s.ctx, inv, nil)
-	}()
 	accepted := map[string]string{"activationId": inv.activationID}
 	if !blocking {
 		writeJSON(w, http.StatusAccepted, accepted)
