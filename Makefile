@@ -69,6 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSplitCode -fuzztime 30s ./actionproxy
 	$(GO) test -run '^$$' -fuzz FuzzExtractZip -fuzztime 30s ./runtime/archive
 	$(GO) test -run '^$$' -fuzz FuzzIsBase64 -fuzztime 30s ./runtime/archive
+	$(GO) test -run '^$$' -fuzz FuzzClassifyELF -fuzztime 30s ./runtime/archive
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCode -fuzztime 30s ./runtime/wasm
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./nn/onnx
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./deploy/openwhisk

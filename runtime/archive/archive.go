@@ -26,8 +26,9 @@ const (
 	Unknown Kind = iota
 	Wasm         // a WebAssembly binary module (\0asm)
 	Zip          // a zip archive (PK\x03\x04, or PK\x05\x06 for an empty one)
-	ELF          // an ELF executable or shared object (also wasmtime's precompiled modules)
+	ELF          // an ELF executable or shared object (also wasmtime's precompiled modules; see ClassifyELF)
 	Script       // a #! script
+	WasmText     // a module in the WebAssembly text format: "(module" after white space and comments
 )
 
 func (k Kind) String() string {
@@ -40,6 +41,8 @@ func (k Kind) String() string {
 		return "ELF file"
 	case Script:
 		return "#! script"
+	case WasmText:
+		return "WebAssembly text module"
 	}
 	return "unknown"
 }
@@ -55,8 +58,37 @@ func Detect(b []byte) Kind {
 		return ELF
 	case bytes.HasPrefix(b, []byte("#!")):
 		return Script
+	case isWasmText(b):
+		return WasmText
 	}
 	return Unknown
+}
+
+// isWasmText reports whether b starts, after white space and comments (";; line", "(; block ;)",
+// which may nest), with a text-format module: "(module" followed by a space, "(", ")" or a comment.
+func isWasmText(b []byte) bool {
+	for depth := 0; len(b) > 0; {
+		switch {
+		case depth > 0 && bytes.HasPrefix(b, []byte(";)")):
+			depth, b = depth-1, b[2:]
+		case bytes.HasPrefix(b, []byte("(;")):
+			depth, b = depth+1, b[2:]
+		case depth > 0:
+			b = b[1:]
+		case bytes.HasPrefix(b, []byte(";;")):
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				return false
+			}
+			b = b[i+1:]
+		case b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r':
+			b = b[1:]
+		default:
+			rest, ok := bytes.CutPrefix(b, []byte("(module"))
+			return ok && (len(rest) == 0 || bytes.IndexByte([]byte(" \t\n\r();$"), rest[0]) >= 0)
+		}
+	}
+	return false
 }
 
 // Limits bound an extraction. Zero fields take the defaults.

@@ -47,6 +47,13 @@ func TestDetect(t *testing.T) {
 		{makeZip(t, zipEntry{name: "a", body: []byte("b")}), Zip},
 		{[]byte("\x7fELF\x02\x01"), ELF},
 		{[]byte("#!/bin/sh\necho"), Script},
+		{[]byte("(module)"), WasmText},
+		{[]byte(" ;; hello\n(; a (; nested ;) block ;)\n\t(module $m (func))"), WasmText},
+		{[]byte("(module\n"), WasmText},
+		{[]byte("(modules)"), Unknown},
+		{[]byte(";; only a comment"), Unknown},
+		{[]byte("(; unterminated (module)"), Unknown},
+		{[]byte("function main() {}"), Unknown},
 		{[]byte("hello"), Unknown},
 		{nil, Unknown},
 	}

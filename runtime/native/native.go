@@ -144,7 +144,13 @@ func (e *Executor) prepare(code []byte) (exe, dir string, err error) {
 		return "", "", fmt.Errorf("native: %w", err)
 	}
 	e.workDir = dir
-	switch kind := archive.Detect(code); kind {
+	kind := archive.Detect(code)
+	if kind == archive.ELF {
+		if ek := archive.ClassifyELF(code); ek != archive.Executable {
+			return "", "", runtime.Errorf(http.StatusBadGateway, msgNoBinary, fmt.Errorf("code is a %v, not an executable%s", ek, kindHint(ek == archive.Precompiled)))
+		}
+	}
+	switch kind {
 	case archive.ELF, archive.Script:
 		exe = filepath.Join(dir, "exec")
 		if err := os.WriteFile(exe, code, 0o755); err != nil {
@@ -165,8 +171,16 @@ func (e *Executor) prepare(code []byte) (exe, dir string, err error) {
 		return "", "", runtime.Errorf(http.StatusBadGateway, "cannot start action: the zip has no executable named exec at its root", nil)
 	default:
 		return "", "", runtime.Errorf(http.StatusBadGateway, msgNoBinary,
-			fmt.Errorf("code is a %v, not an ELF executable, a #! script or a zip with exec", kind))
+			fmt.Errorf("code is a %v, not an ELF executable, a #! script or a zip with exec%s", kind, kindHint(kind == archive.Wasm || kind == archive.WasmText)))
 	}
+}
+
+// kindHint points WebAssembly code sent to the native kind at the right one.
+func kindHint(wasm bool) string {
+	if wasm {
+		return " (WebAssembly code runs as kind wasm:0.1)"
+	}
+	return ""
 }
 
 // removeWorkDir deletes what prepare unpacked (never the stub's directory, which is not ours).

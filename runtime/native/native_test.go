@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -117,5 +118,33 @@ func TestLogsOfAChildThatDies(t *testing.T) {
 	}
 	if out, errs := stdout.take(), stderr.take(); out != "last words\n" || errs != "to stderr\n" {
 		t.Fatalf("logs %q %q", out, errs)
+	}
+}
+
+// TestInitRefusesWebAssembly: WebAssembly code sent to the native kind fails at Init with a
+// message that names the right kind, not with "exec format error" at the first run.
+func TestInitRefusesWebAssembly(t *testing.T) {
+	// The header of a module precompiled by wasmtime: ELF, OS ABI 200, ET_REL, EF_WASMTIME_MODULE.
+	cwasm := make([]byte, 64)
+	copy(cwasm, "\x7fELF\x02\x01\x01\xc8")
+	cwasm[16], cwasm[48] = 1, 1
+	for _, c := range []struct {
+		name string
+		code []byte
+		want string
+	}{
+		{"precompiled module", cwasm, "precompiled WebAssembly module, not an executable (WebAssembly code runs as kind wasm:0.1)"},
+		{"wasm module", []byte("\x00asm\x01\x00\x00\x00"), "wasm module, not an ELF executable"},
+		{"wasm text", []byte("(module)"), "WebAssembly text module, not an ELF executable"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			x := New(Config{Dir: t.TempDir(), Stdout: io.Discard, Stderr: io.Discard, Environ: []string{}})
+			defer x.Close()
+			err := x.Init(context.Background(), runtime.InitRequest{Code: c.code})
+			var rerr *runtime.Error
+			if !errors.As(err, &rerr) || rerr.Message != msgNoBinary || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Init = %v, want %q with cause %q", err, msgNoBinary, c.want)
+			}
+		})
 	}
 }

@@ -92,7 +92,9 @@ func TestInitRejectsBadCode(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"text", []byte("function main() {}"), Config{}, "not a WebAssembly module (\\0asm), a zip archive"},
+		{"text", []byte("function main() {}"), Config{}, "not a WebAssembly module (\\0asm or text starting with (module), a zip archive"},
+		{"WebAssembly text with an error", []byte("(module (func (i32.bogus)))"), Config{}, "WebAssembly text that does not parse"},
+		{"native executable", selfExecutable(t), Config{}, "native executable, not a WebAssembly module: it runs as kind native:0.1"},
 		{"truncated module", []byte("\x00asm\x01\x00\x00\x00\x01"), Config{}, "not a valid WebAssembly module"},
 		{"not a zip", []byte("PK\x03\x04 this is not a zip"), Config{}, "cannot unpack the zip archive"},
 		{"empty zip", makeZip(t), Config{}, "holds no WebAssembly module"},
@@ -105,7 +107,7 @@ func TestInitRejectsBadCode(t *testing.T) {
 		{"zip with duplicate", makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "main.wasm", body: module}), Config{}, "appears twice"},
 		{"zip with two modules", makeZip(t, zipEntry{name: "a.wasm", body: module}, zipEntry{name: "b.wasm", body: module}), Config{}, "several .wasm files"},
 		{"zip main.wasm not wasm", makeZip(t, zipEntry{name: "main.wasm", body: []byte("hello")}), Config{}, "main.wasm in the zip archive is not a WebAssembly module"},
-		{"zip too big", makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "big", body: make([]byte, 1<<20)}), Config{MaxArchiveBytes: 1 << 19}, "past the size limit"},
+		{"zip too big", makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "big", body: make([]byte, 1<<20)}), Config{MaxArchiveBytes: 1 << 19}, "more than the size limit"},
 		{"zip too many entries", makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "a"}, zipEntry{name: "b"}), Config{MaxArchiveEntries: 2}, "more than the limit of 2"},
 		{"no exports", wat(t, watNoExports), Config{}, "exports neither _start (command ABI) nor wasmwhisk_alloc, wasmwhisk_run and memory (reactor ABI)"},
 		{"reactor without run", wat(t, watOnlyInitialize), Config{}, "wasmwhisk_alloc is missing; wasmwhisk_run is missing"},
@@ -137,6 +139,32 @@ func TestInitRejectsBadCode(t *testing.T) {
 			t.Fatal("second successful Init accepted")
 		}
 	})
+}
+
+// selfExecutable is this test binary: a real native executable.
+func selfExecutable(t testing.TB) []byte {
+	t.Helper()
+	path, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestWasmText: a module in the text format, as wsk sends a .wat file, is compiled like its
+// binary form (and the same module shares the cache entry).
+func TestWasmText(t *testing.T) {
+	eng := sharedEngine(t)
+	x := newExecutor(t, eng, Config{}, []byte(";; sent as text by wsk\n"+watEchoReactor))
+	r := run(t, x, activation{value: `{"x":1}`})
+	var line map[string]json.RawMessage
+	if r.err != nil || json.Unmarshal([]byte(r.result), &line) != nil || string(line["value"]) != `{"x":1}` {
+		t.Fatalf("run = %v %s; want the /run line back", r.err, r.result)
+	}
 }
 
 func mustPrecompile(t testing.TB, eng *Engine, module []byte) []byte {

@@ -70,14 +70,20 @@ func decodeCode(code []byte, filesDir, cacheDir string, lim archive.Limits, allo
 	case bytes.HasPrefix(code, magicWasm):
 		return artifact{module: code}, nil
 	case bytes.HasPrefix(code, magicELF):
+		if archive.ClassifyELF(code) == archive.Executable {
+			return artifact{}, badCode("the code is a native executable, not a WebAssembly module: it runs as kind native:0.1")
+		}
 		if !allowPrecompiled {
 			return artifact{}, badCode("this runtime does not accept precompiled modules; send the .wasm module instead")
 		}
 		return artifact{module: code, precompiled: true}, nil
 	case bytes.HasPrefix(code, magicZip), bytes.HasPrefix(code, magicZipEmpty):
 		return decodeZip(code, filesDir, cacheDir, lim, allowPrecompiled)
+	case archive.Detect(code) == archive.WasmText:
+		module, err := watToWasm(code)
+		return artifact{module: module}, err
 	}
-	return artifact{}, badCode("the code is not a WebAssembly module (\\0asm), a zip archive holding one, or a module precompiled by wasmwhisk-compile")
+	return artifact{}, badCode("the code is not a WebAssembly module (\\0asm or text starting with (module), a zip archive holding one, or a module precompiled by wasmwhisk-compile")
 }
 
 func decodeZip(code []byte, filesDir, cacheDir string, lim archive.Limits, allowPrecompiled bool) (artifact, error) {
