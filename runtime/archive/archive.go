@@ -23,12 +23,12 @@ type Kind int
 
 // Artifact kinds.
 const (
-	Unknown Kind = iota
-	Wasm         // a WebAssembly binary module (\0asm)
-	Zip          // a zip archive (PK\x03\x04, or PK\x05\x06 for an empty one)
-	ELF          // an ELF executable or shared object (also wasmtime's precompiled modules; see ClassifyELF)
-	Script       // a #! script
-	WasmText     // a module in the WebAssembly text format: "(module" after white space and comments
+	Unknown  Kind = iota
+	Wasm          // a WebAssembly binary module (\0asm)
+	Zip           // a zip archive (PK\x03\x04, or PK\x05\x06 for an empty one)
+	ELF           // an ELF executable or shared object (also wasmtime's precompiled modules; see ClassifyELF)
+	Script        // a #! script
+	WasmText      // a module in the WebAssembly text format: "(module" after white space and comments
 )
 
 func (k Kind) String() string {
