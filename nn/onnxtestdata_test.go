@@ -29,7 +29,7 @@ var unsupportedVariants = map[string]string{
 	"test_maxpool_with_argmax_2d_precomputed_strides": "the Indices output",
 	"test_identity_opt":                               "optional types",
 	"test_identity_sequence":                          "sequence types",
-	"test_reshape_allowzero_reordered":                "zero-size tensors (onnx-go v0.5.0 cannot decode them)",
+	"test_reshape_allowzero_reordered":                "zero-size tensors (rejected at decode)",
 }
 
 // within reports whether got matches want to 1e-5 relative (plus 1e-6 absolute for values near 0).

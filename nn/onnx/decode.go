@@ -5,7 +5,6 @@ import (
 	"os"
 
 	onnxgo "github.com/owulveryck/onnx-go"
-	"gorgonia.org/tensor"
 )
 
 // ReadFile decodes the ONNX model in path.
@@ -23,76 +22,70 @@ func ReadFile(path string) (*Graph, error) {
 
 // Decode decodes an ONNX ModelProto. It returns an error, never panics, on malformed input.
 func Decode(data []byte) (g *Graph, err error) {
-	sc, err := prescanModel(data)
+	f, err := readModel(data)
 	if err != nil {
 		return nil, err
 	}
 	b := newBackend()
-	m := onnxgo.NewModel(b)
 	func() {
-		// onnx-go and gorgonia panic on some inconsistencies the pre-scan does not look for.
+		// onnx-go and gonum panic on some inconsistencies the reader does not look for.
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("onnx-go: %v", p)
 			}
 		}()
-		err = m.UnmarshalBinary(data)
+		err = onnxgo.NewModel(b).UnmarshalBinary(f.skeleton)
 	}()
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	if len(b.ops) != len(sc.nodes) {
-		return nil, fmt.Errorf("decode: onnx-go applied %d operations for %d nodes", len(b.ops), len(sc.nodes))
+	return assemble(f, b)
+}
+
+// assemble builds the Graph from the reader's facts and onnx-go's operators, checking that the
+// two agree node by node.
+func assemble(f *facts, b *backend) (*Graph, error) {
+	if len(b.ops) != len(f.nodes) {
+		return nil, fmt.Errorf("decode: onnx-go applied %d operations for %d nodes", len(b.ops), len(f.nodes))
 	}
-	g = &Graph{
-		IRVersion:    sc.irVersion,
-		Opset:        sc.opset,
-		Initializers: map[string]*Tensor{},
-		Metadata:     sc.metadata,
+	g := &Graph{
+		IRVersion:    f.irVersion,
+		Opset:        f.opset,
+		Initializers: f.initializers,
+		Outputs:      f.outputs,
+		Metadata:     f.metadata,
+		Nodes:        make([]Node, 0, len(b.ops)),
 	}
-	for _, v := range b.nodes {
-		dims, isInit := sc.initDims[v.name]
-		if !isInit || v.tensor == nil {
-			continue
-		}
-		t, err := convertTensor(v.name, v.tensor, dims)
-		if err != nil {
-			return nil, fmt.Errorf("initializer: %w", err)
-		}
-		g.Initializers[v.name] = t
-	}
-	for _, in := range sc.inputs {
-		if _, isInit := g.Initializers[in.Name]; !isInit {
+	for _, in := range f.inputs {
+		if _, isInit := f.initializers[in.Name]; !isInit {
 			g.Inputs = append(g.Inputs, in)
 		}
 	}
-	g.Outputs = sc.outputs
 	for i, op := range b.ops {
-		sn := sc.nodes[i]
-		if op.op.Name != sn.opType || len(op.outputs) != len(sn.outputs) {
-			return nil, fmt.Errorf("decode: node %d: onnx-go reports %s, file has %s", i, op.op.Name, sn.opType)
+		nf := f.nodes[i]
+		if len(op.outputs) != nf.outputs {
+			return nil, fmt.Errorf("decode: node %d: onnx-go reports %d outputs, file has %d", i, len(op.outputs), nf.outputs)
 		}
-		n := Node{Name: sn.name, OpType: sn.opType, Domain: sn.domain, Attrs: map[string]any{}}
-		if n.Name == "" {
-			n.Name = fmt.Sprintf("#%d (output %s)", i, sn.outputs[0])
-		}
+		n := Node{Name: nf.name, OpType: op.op.Name, Domain: nf.domain, Attrs: make(map[string]any, len(op.op.Attributes))}
 		for _, o := range op.outputs {
-			n.Outputs = append(n.Outputs, b.nodes[o].name)
+			n.Outputs = append(n.Outputs, b.name(o))
 		}
-		if len(sn.inputs) > 0 {
-			n.Inputs = b.inputsOf(op.outputs[0])
-			if len(n.Inputs) != len(sn.inputs) {
-				return nil, fmt.Errorf("decode: %s: onnx-go reports %d inputs, file has %d", n.Describe(), len(n.Inputs), len(sn.inputs))
+		if n.Name == "" {
+			n.Name = fmt.Sprintf("#%d (output %s)", i, n.Outputs[0])
+		}
+		if nf.inputs > 0 { // onnx-go gives an input-less node a made-up input
+			ins, err := b.inputsOf(op.outputs[0])
+			if err != nil {
+				return nil, fmt.Errorf("decode: %s: %w", n.Describe(), err)
 			}
+			if len(ins) != nf.inputs {
+				return nil, fmt.Errorf("decode: %s: onnx-go reports %d inputs, file has %d", n.Describe(), len(ins), nf.inputs)
+			}
+			n.Inputs = ins
 		}
 		for k, a := range op.op.Attributes {
-			if t, ok := a.(tensor.Tensor); ok {
-				ct, err := convertTensor(k, t, sn.attrDims[k])
-				if err != nil {
-					return nil, fmt.Errorf("%s: attribute %s: %w", n.Describe(), k, err)
-				}
-				n.Attrs[k] = ct
-				continue
+			if t, ok := nf.tensorAttrs[k]; ok {
+				a = t // with its dims: gorgonia reports shape [1] as a scalar
 			}
 			n.Attrs[k] = a
 		}
@@ -102,22 +95,6 @@ func Decode(data []byte) (g *Graph, err error) {
 }
 
 // DecodeTensor decodes a serialized TensorProto (the .pb files of ONNX's test data).
-func DecodeTensor(data []byte) (t *Tensor, err error) {
-	name, dims, err := scanTensor(data)
-	if err != nil {
-		return nil, fmt.Errorf("tensor %q: %w", name, err)
-	}
-	var gt tensor.Tensor
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("onnx-go: %v", p)
-			}
-		}()
-		gt, err = onnxgo.NewTensor(data)
-	}()
-	if err != nil {
-		return nil, fmt.Errorf("tensor %q: %w", name, err)
-	}
-	return convertTensor(name, gt, dims)
+func DecodeTensor(data []byte) (*Tensor, error) {
+	return readTensor(data)
 }

@@ -1,7 +1,18 @@
 // Package onnx decodes ONNX model files into a plain graph description (nodes, attributes,
-// initializers) for the nn executor. Decoding goes through github.com/owulveryck/onnx-go with a
-// backend of our own (see backend.go); a light wire-format pre-scan (prescan.go) validates sizes
-// first so that corrupt files are rejected with an error instead of a panic or a huge allocation.
+// initializers) for the nn executor, in one decode path with two readers of one job each:
+//
+//   - reader.go walks the file once with protowire before anything else touches it: it rejects
+//     what could make a hostile file allocate without bound (shapes, data lengths, element
+//     types, nesting the executor does not support), takes the fields onnx-go drops (node
+//     names, domains, the opset, ir_version, metadata, declared element types and symbolic
+//     dimensions, tensor dims) and converts tensor data itself (tensor.go), straight from the
+//     file's bytes;
+//   - onnx-go decodes the structure (operators, their attributes and the edges between values)
+//     into our Backend (backend.go), a gonum multigraph whose nodes take no tensors, from a copy
+//     of the file without the initializers' data, so that neither the data nor gorgonia's
+//     conversion of it goes through onnx-go.
+//
+// Decode checks that the two agree node by node and turns any panic of onnx-go into an error.
 package onnx
 
 import "fmt"
