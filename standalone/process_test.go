@@ -1,8 +1,12 @@
 package standalone_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -144,4 +148,110 @@ func TestProcessContainerKilledMidRun(t *testing.T) {
 	if _, ok := next.annotation("initTime"); !ok {
 		t.Errorf("activation after the kill was not cold")
 	}
+}
+
+// probeCode is the native build of the isolation probe action (standalone/process/testdata/probe).
+func probeCode(t testing.TB) string {
+	t.Helper()
+	return nativeCode(t, "./standalone/process/testdata/probe")
+}
+
+// TestProcessOOMRecorded: an action that outgrows its memory limit is killed by the kernel in its
+// memory cgroup, and the record says so with OpenWhisk's own text, whether the proxy survived
+// (only the action was killed) or not.
+func TestProcessOOMRecorded(t *testing.T) {
+	b := newProcessBackend(t)
+	if !b.MemoryLimited() {
+		t.Skip("no cgroup v1 memory hierarchy: memory is not limited on the process backend here")
+	}
+	srv := startServer(t, b, nil)
+	createAction(t, srv, "hog", map[string]any{"exec": map[string]any{"kind": "native:0.1", "code": probeCode(t)},
+		"limits": map[string]any{"memory": 128}})
+	_, rec := invokeBlocking(t, srv, "hog", map[string]any{"allocMB": 400})
+	if rec.Response.Status != "action developer error" || !strings.Contains(string(rec.Response.Result), "The action exhausted its memory and was aborted.") {
+		t.Fatalf("record %s %s", rec.Response.Status, rec.Response.Result)
+	}
+	// The container is replaced: the next activation is served.
+	if status, next := invokeBlocking(t, srv, "hog", map[string]any{"allocMB": 1}); status != 200 {
+		t.Fatalf("after the OOM kill: %d %s", status, next.Response.Result)
+	}
+}
+
+// TestProcessNativeIsolation: a native action (not given its API key) cannot read the database,
+// the server's API keys, another action's executable, nor signal the server.
+func TestProcessNativeIsolation(t *testing.T) {
+	b := newProcessBackend(t)
+	if !b.SwitchesUser() {
+		if os.Getuid() == 0 {
+			t.Fatal("running as root, yet containers do not get users of their own")
+		}
+		t.Skip("not root: containers run as this user")
+	}
+	var secret [24]byte
+	rand.Read(secret[:])
+	key := "3f5a2c6e-0b7d-4c1e-9a8f-2d6b4e8c1a7f:" + hex.EncodeToString(secret[:])
+	dataDir := t.TempDir()
+	srv := startServer(t, b, func(c *standalone.Config) {
+		c.DataDir = dataDir
+		c.Identities = []standalone.Identity{{Key: key, Namespace: "guest"}}
+	})
+	put := func(name string, annotations []map[string]any) {
+		status, _, data := call(t, http.MethodPut, srv.URL()+"/api/v1/namespaces/_/actions/"+name+"?overwrite=true",
+			map[string]any{"exec": map[string]any{"kind": "native:0.1", "code": probeCode(t)}, "annotations": annotations}, key)
+		if status != 200 {
+			t.Fatalf("create %s: %d %s", name, status, data)
+		}
+	}
+	put("other", nil)
+	put("snoop", []map[string]any{{"key": "provide-api-key", "value": false}})
+	invoke := func(name string, params any) record {
+		status, _, data := call(t, http.MethodPost, srv.URL()+"/api/v1/namespaces/_/actions/"+name+"?blocking=true", params, key)
+		if status != 200 {
+			t.Fatalf("invoke %s: %d %s", name, status, data)
+		}
+		return decodeRecord(t, data)
+	}
+	var other struct {
+		Cwd string `json:"cwd"`
+	}
+	json.Unmarshal(invoke("other", map[string]any{}).Response.Result, &other)
+	if other.Cwd == "" {
+		t.Fatal("the other action did not say where it runs")
+	}
+	var got struct {
+		UID    int               `json:"uid"`
+		Cwd    string            `json:"cwd"`
+		Read   map[string]string `json:"read"`
+		Glob   []string          `json:"glob"`
+		Found  []string          `json:"found"`
+		Signal map[string]string `json:"signal"`
+	}
+	db := filepath.Join(dataDir, "wasmwhisk.db")
+	rec := invoke("snoop", map[string]any{
+		"read":   []string{db, filepath.Join(other.Cwd, "exec")},
+		"glob":   []string{filepath.Join(dataDir, "*"), filepath.Join(other.Cwd, "*"), filepath.Join(other.Cwd, "*", "*")},
+		"needle": hex.EncodeToString(secret[:]),
+		"signal": []int{os.Getpid()},
+	})
+	if err := json.Unmarshal(rec.Response.Result, &got); err != nil {
+		t.Fatalf("result %s", rec.Response.Result)
+	}
+	if got.UID == 0 || got.Cwd == other.Cwd {
+		t.Errorf("the action runs as uid %d in %s (the other one in %s)", got.UID, got.Cwd, other.Cwd)
+	}
+	for path, res := range got.Read {
+		if !strings.Contains(res, "permission denied") && !strings.Contains(res, "no such file") {
+			t.Errorf("read %s: %s", path, res)
+		}
+	}
+	if len(got.Glob) != 0 {
+		t.Errorf("the action listed %v", got.Glob)
+	}
+	if len(got.Found) != 0 {
+		t.Errorf("the API key is readable at %v", got.Found)
+	}
+	if res := got.Signal[strconv.Itoa(os.Getpid())]; !strings.Contains(res, "operation not permitted") {
+		t.Errorf("signal to the server: %s", res)
+	}
+	t.Logf("probe: %s", rec.Response.Result)
 }

@@ -246,6 +246,9 @@ func (g *Group) Tracks() bool { return g.unified != "" || g.memory != "" || g.fr
 // MemoryLimited reports whether the group has a memory limit.
 func (g *Group) MemoryLimited() bool { return g.memory != "" }
 
+// MemoryDir is the v1 memory directory, for reading its accounting; "" when there is none.
+func (g *Group) MemoryDir() string { return g.memory }
+
 // UnifiedFD opens the v2 directory for exec.Cmd's SysProcAttr.CgroupFD, so that a child is born
 // inside the group (clone3 CLONE_INTO_CGROUP) instead of being moved there after it started. ok is
 // false when the group has no v2 directory; close the file after the start.
@@ -350,14 +353,13 @@ func (g *Group) Kill(ctx context.Context) error {
 			return nil
 		}
 		if g.unified == "" || os.WriteFile(filepath.Join(g.unified, "cgroup.kill"), []byte("1"), 0o644) != nil {
-			frozen, _ := g.Freeze(true)
+			_, _ = g.Freeze(true) // no forks between listing and killing
 			for _, pid := range procs {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
-			if frozen {
-				_, _ = g.Freeze(false) // a frozen task cannot die
-			}
 		}
+		// A task frozen by the v1 freezer (a paused container) cannot die until thawed.
+		_, _ = g.Freeze(false)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("cgroup: kill: processes left (%v): %w", procs, ctx.Err())

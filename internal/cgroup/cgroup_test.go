@@ -297,3 +297,28 @@ func TestNestedGroup(t *testing.T) {
 		t.Fatalf("outer directory: %v", err)
 	}
 }
+
+// TestKillFrozen: a paused (frozen) group is killed too.
+func TestKillFrozen(t *testing.T) {
+	r := requireRoots(t)
+	g, err := r.New(uniqueName(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Destroy(context.Background()) })
+	cmd, _ := startIn(t, g, "sleep")
+	if ok, err := g.Freeze(true); !ok || err != nil {
+		t.Skipf("no freezer: %v %v", ok, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := g.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for alive(cmd.Process.Pid) {
+		if ctx.Err() != nil {
+			t.Fatal("the frozen process survived")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -31,7 +31,12 @@ type Target struct {
 	CGO bool
 }
 
-var mu sync.Mutex
+var (
+	mu sync.Mutex
+	// built remembers what this process already built: linking a cgo binary again for every
+	// test that asks costs seconds, and the sources do not change while tests run.
+	built = map[string]string{}
+)
 
 // Root returns the module root (the directory holding go.mod), found from the working directory.
 func Root() (string, error) {
@@ -61,6 +66,11 @@ func Build(t Target) (string, error) {
 		return "", err
 	}
 	key := sha256.Sum256([]byte(fmt.Sprintf("%s|%v|%v|%v|%v|%s", t.Pkg, t.WASM, t.Reactor, t.Tags, t.CGO, root)))
+	if out, ok := built[string(key[:])]; ok {
+		if _, err := os.Stat(out); err == nil {
+			return out, nil
+		}
+	}
 	dir := filepath.Join(os.TempDir(), "wasmwhisk-testbuild", hex.EncodeToString(key[:8]))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
@@ -96,6 +106,7 @@ func Build(t Target) (string, error) {
 	if err := os.Rename(tmp, out); err != nil {
 		return "", err
 	}
+	built[string(key[:])] = out
 	return out, nil
 }
 

@@ -213,15 +213,52 @@ func (e *Executor) newGroup() *cgroup.Group {
 	}
 	name := e.cfg.CgroupName
 	if name == "" {
+		prefix := defaultGroupPrefix()
+		sweepOrphans(roots.Unified, prefix)
 		var b [4]byte
 		_, _ = rand.Read(b[:])
-		name = fmt.Sprintf("wasmwhisk-native-%d-%s", os.Getpid(), hex.EncodeToString(b[:]))
+		name = fmt.Sprintf("%s%d-%s", prefix, os.Getpid(), hex.EncodeToString(b[:]))
 	}
 	g, err := cgroup.Roots{Unified: roots.Unified}.New(name, 0)
 	if err != nil {
 		return nil
 	}
 	return g
+}
+
+// defaultGroupPrefix starts the names of groups made without Config.CgroupName:
+// "wasmwhisk-native-<pid namespace>-", followed by the creating process's pid.
+func defaultGroupPrefix() string {
+	ns, _ := os.Readlink("/proc/self/ns/pid") // "pid:[4026531836]"
+	ns = strings.TrimSuffix(strings.TrimPrefix(ns, "pid:["), "]")
+	return "wasmwhisk-native-" + ns + "-"
+}
+
+// sweepOrphans destroys the default-named groups whose creating process is gone: a proxy killed
+// without closing (SIGKILL) leaves its action's tree to nobody else. The pid namespace in the
+// prefix keeps a process from judging pids it cannot see.
+func sweepOrphans(root, prefix string) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, ent := range entries {
+		rest, ok := strings.CutPrefix(ent.Name(), prefix)
+		if !ok || !ent.IsDir() {
+			continue
+		}
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + pidText); err == nil {
+			continue // the creator lives (or its pid was reused: the group waits for it)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = cgroup.Open([]string{filepath.Join(root, ent.Name())}).Destroy(ctx)
+		cancel()
+	}
 }
 
 // logPipeWait bounds how long closing a log pipe waits for its end after the child is gone.

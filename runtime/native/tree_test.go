@@ -255,3 +255,35 @@ func TestFailedInitLeavesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestOrphanGroupsSwept: the group of a proxy that was killed without closing (its creator's pid
+// is gone) is destroyed, with the tree in it, by the next executor that makes a default group.
+func TestOrphanGroupsSwept(t *testing.T) {
+	requireCgroup(t)
+	roots := cgroup.Probe()
+	orphan, err := cgroup.Roots{Unified: roots.Unified}.New(defaultGroupPrefix()+"999999999-test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { orphan.Destroy(context.Background()) })
+	self, _ := os.Executable()
+	cmd := exec.Command(self)
+	cmd.Env = []string{"NATIVE_TEST_HELPER=sleep"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go cmd.Wait()
+	if err := orphan.Add(cmd.Process.Pid, false); err != nil {
+		t.Fatal(err)
+	}
+	x := New(Config{Dir: t.TempDir(), Environ: []string{}})
+	defer x.Close()
+	if err := x.Init(context.Background(), runtime.InitRequest{Code: []byte(script)}); err != nil {
+		t.Fatal(err)
+	}
+	waitDead(t, cmd.Process.Pid, "the orphaned group's process")
+	if _, err := os.Stat(orphan.Dirs()[0]); !os.IsNotExist(err) {
+		t.Fatalf("orphaned group: %v", err)
+	}
+}

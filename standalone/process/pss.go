@@ -18,8 +18,8 @@ func (c *container) Memory(ctx context.Context) (standalone.ContainerMemory, err
 		return standalone.ContainerMemory{}, fmt.Errorf("process %s: %w", c.id, standalone.ErrNoResponse)
 	default:
 	}
-	if c.cg.memory != "" {
-		cg, err := memstat.Open(c.cg.memory)
+	if dir := c.memoryCgroup(); dir != "" {
+		cg, err := memstat.Open(dir)
 		if err == nil {
 			m, err := cg.Read()
 			if err != nil {
@@ -44,8 +44,8 @@ func (c *container) Memory(ctx context.Context) (standalone.ContainerMemory, err
 
 // ResetPeak implements standalone.MemoryMeter.
 func (c *container) ResetPeak(ctx context.Context) error {
-	if c.cg.memory != "" {
-		if cg, err := memstat.Open(c.cg.memory); err == nil {
+	if dir := c.memoryCgroup(); dir != "" {
+		if cg, err := memstat.Open(dir); err == nil {
 			return cg.ResetPeak()
 		}
 	}
