@@ -42,13 +42,7 @@ func serveLoop(in io.Reader, out io.Writer, ack bool) error {
 	for {
 		line, err := r.ReadBytes('\n')
 		if len(line) > 0 && !(len(line) == 1 && line[0] == '\n') {
-			value, perr := setContextEnv(line)
-			var result []byte
-			if perr != nil {
-				result = errorResult(perr)
-			} else {
-				result = invoke(value)
-			}
+			result := runLine(line)
 			// Flush nothing: os.Stdout and os.Stderr are unbuffered, so every log line the handler
 			// wrote is in the proxy's streams before the result reaches it.
 			if _, werr := out.Write(append(result, '\n')); werr != nil {

@@ -35,14 +35,8 @@ func wasmwhiskRun(ptr unsafe.Pointer, length int32) int64 {
 	if ptr == nil || length < 0 {
 		return 0
 	}
-	// setContextEnv copies what it keeps, so the line may stay in the host's buffer.
-	line := unsafe.Slice((*byte)(ptr), length)
-	value, err := setContextEnv(line)
-	if err != nil {
-		reactorOut = errorResult(err)
-	} else {
-		reactorOut = invoke(value)
-	}
+	// runLine copies what it keeps, so the line may stay in the host's buffer.
+	reactorOut = runLine(unsafe.Slice((*byte)(ptr), length))
 	if len(reactorOut) == 0 {
 		reactorOut = []byte("{}")
 	}

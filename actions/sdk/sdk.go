@@ -33,21 +33,19 @@ type Handler func(ctx context.Context, params map[string]any) (any, error)
 // RawHandler is an action that takes its parameters as raw JSON (an object or an array).
 type RawHandler func(ctx context.Context, value json.RawMessage) (any, error)
 
-var registered RawHandler
-
-// Handle registers h as the action's handler.
-func Handle(h Handler) {
-	HandleRaw(func(ctx context.Context, value json.RawMessage) (any, error) {
-		params := map[string]any{}
-		if err := decodeValue(value, &params); err != nil {
-			return nil, fmt.Errorf("parameters must be a JSON object: %w", err)
-		}
-		return h(ctx, params)
-	})
+// handler is the registered action: one of params and raw is set.
+type handler struct {
+	params Handler
+	raw    RawHandler
 }
 
+var registered handler
+
+// Handle registers h as the action's handler.
+func Handle(h Handler) { registered = handler{params: h} }
+
 // HandleRaw registers h as the action's handler.
-func HandleRaw(h RawHandler) { registered = h }
+func HandleRaw(h RawHandler) { registered = handler{raw: h} }
 
 // Main registers h and serves activations; for actions that need no reactor build.
 func Main(h Handler) {
@@ -74,12 +72,6 @@ type activationKey struct{}
 func FromContext(ctx context.Context) (Activation, bool) {
 	a, ok := ctx.Value(activationKey{}).(Activation)
 	return a, ok
-}
-
-func decodeValue(value json.RawMessage, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(value))
-	dec.UseNumber()
-	return dec.Decode(v)
 }
 
 // activationFromEnv reads the __OW_* variables of the process environment.
@@ -124,12 +116,84 @@ func setContextEnv(line []byte) (json.RawMessage, error) {
 	return value, nil
 }
 
-// invoke runs the registered handler on one activation's value and returns the result as one line
-// of JSON (no trailing newline). It never panics: a panic becomes an application error.
-func invoke(value json.RawMessage) (out []byte) {
-	if registered == nil {
-		return errorResult(errors.New("no handler registered: call sdk.Handle in the action's init"))
+// runLine runs the registered handler on one /run line (actionloop and reactor) and returns the
+// result line. A Handler's line is decoded once, by decodeJSON (fast for large string
+// parameters), with the same exports as setContextEnv.
+func runLine(line []byte) []byte {
+	if registered.params == nil {
+		value, err := setContextEnv(line)
+		if err != nil {
+			return errorResult(err)
+		}
+		return invoke(value)
 	}
+	v, err := decodeJSON(line)
+	msg, ok := v.(map[string]any)
+	if err == nil && !ok {
+		err = errors.New("not a JSON object")
+	}
+	if err != nil {
+		return errorResult(fmt.Errorf("bad activation line: %w", err))
+	}
+	for k, x := range msg {
+		if k == "value" {
+			continue
+		}
+		if s, ok := x.(string); ok {
+			os.Setenv("__OW_"+strings.ToUpper(k), s)
+		} else if k == "deadline" {
+			b, _ := json.Marshal(x) // a json.Number marshals to its literal
+			os.Setenv("__OW_DEADLINE", string(b))
+		}
+	}
+	return invokeParams(msg["value"])
+}
+
+// invoke runs the registered handler on one activation's value and returns the result as one line
+// of JSON (no trailing newline).
+func invoke(value json.RawMessage) []byte {
+	switch {
+	case registered.raw != nil:
+		return call(func(ctx context.Context) (any, error) { return registered.raw(ctx, value) })
+	case registered.params != nil:
+		v, err := decodeJSON(value)
+		if err != nil {
+			return errorResult(fmt.Errorf("parameters must be a JSON object: %w", err))
+		}
+		return invokeParams(v)
+	}
+	return errorResult(errors.New("no handler registered: call sdk.Handle in the action's init"))
+}
+
+// invokeParams runs the registered Handler on a decoded value (nil for none).
+func invokeParams(value any) []byte {
+	if value == nil {
+		value = map[string]any{}
+	}
+	params, ok := value.(map[string]any)
+	if !ok {
+		return errorResult(fmt.Errorf("parameters must be a JSON object, not %s", jsonKind(value)))
+	}
+	return call(func(ctx context.Context) (any, error) { return registered.params(ctx, params) })
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return "null"
+}
+
+// call runs f with the activation's context and returns its result as one line of JSON. It never
+// panics: a panic becomes an application error.
+func call(f func(ctx context.Context) (any, error)) (out []byte) {
 	act := activationFromEnv()
 	ctx := context.WithValue(context.Background(), activationKey{}, act)
 	if !act.Deadline.IsZero() {
@@ -143,7 +207,7 @@ func invoke(value json.RawMessage) (out []byte) {
 			out = errorResult(fmt.Errorf("action panicked: %v", p))
 		}
 	}()
-	result, err := registered(ctx, value)
+	result, err := f(ctx)
 	if err != nil {
 		return errorResult(err)
 	}
