@@ -18,6 +18,8 @@ func TestDecodeBase64(t *testing.T) {
 	}{
 		{"standard", std, 1 << 20, raw, ""},
 		{"unpadded", base64.RawStdEncoding.EncodeToString(raw), 1 << 20, raw, ""},
+		{"unpadded, 1 byte over", base64.RawStdEncoding.EncodeToString(raw[:19]), 1 << 20, raw[:19], ""},
+		{"unpadded, 2 bytes over", base64.RawURLEncoding.EncodeToString(raw[:20]), 1 << 20, raw[:20], ""},
 		{"url-safe", base64.URLEncoding.EncodeToString(raw), 1 << 20, raw, ""},
 		{"url-safe unpadded", base64.RawURLEncoding.EncodeToString(raw), 1 << 20, raw, ""},
 		{"data url", "data:image/png;base64," + std, 1 << 20, raw, ""},
@@ -42,4 +44,31 @@ func TestDecodeBase64(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecodeBase64: never a panic, and the same bytes as the standard library's DecodeString
+// with the first of the four encodings that accepts the text.
+func FuzzDecodeBase64(f *testing.F) {
+	for _, s := range []string{"aGVsbG8=", "aGVsbG8", "-_-_", "data:x;base64,AAAA", " \nAA==\n", "***", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := DecodeBase64(s, 1<<20)
+		if err != nil {
+			return
+		}
+		trimmed := strings.TrimSpace(s)
+		if i := strings.Index(trimmed, ";base64,"); strings.HasPrefix(trimmed, "data:") && i >= 0 {
+			trimmed = trimmed[i+len(";base64,"):]
+		}
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if want, err := enc.DecodeString(trimmed); err == nil {
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%q: %x, want %x", s, got, want)
+				}
+				return
+			}
+		}
+		t.Fatalf("%q accepted, but no encoding decodes it", s)
+	})
 }
