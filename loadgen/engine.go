@@ -157,6 +157,9 @@ func (c *conn) deleteAction(ctx context.Context, name string) error {
 // (blocking wait expired) and 500 by polling GET activations/{id} until the
 // record exists.
 func (c *conn) invoke(ctx context.Context, name string, params map[string]any, row *Row, keepResult bool) error {
+	if path, ok := webActionPath(name); ok {
+		return c.invokeWeb(ctx, path, params, row, keepResult)
+	}
 	var rec whisk.Activation
 	resp, err := do(ctx, c.actions, http.MethodPost, "actions/"+escapeName(name)+"?blocking=true&result=false", params, &rec, whisk.ExitWithErrorOnTimeout)
 	if resp == nil {

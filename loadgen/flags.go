@@ -229,7 +229,7 @@ func ParseRunFlags(args []string, output io.Writer, getenv func(string) string, 
 		concurrency = fs.String("concurrency", "1", "concurrency levels: `N`, a list 1,2,4,8 or a range 1..5")
 		count       = fs.Int("count", 0, "measured invocations per action, level and repeat (0: as many as the level, like the seeds)")
 		repeat      = fs.Int("repeat", 1, "runs of each level")
-		actions     = fs.String("actions", "", "comma list of actions to invoke and compare (required)")
+		actions     = fs.String("actions", "", "comma list of actions to invoke and compare (required); web:NS/PKG/ACTION.EXT loads a web action by its URL")
 		params      = fs.String("params", "", "invocation parameters: a JSON object, or @file")
 		warmup      = fs.Int("warmup", 0, "invocations per level before measuring, excluded from statistics (not with -cold)")
 		cold        = fs.Bool("cold", false, "force a cold start for every measured invocation (fresh copy of the action each time)")

@@ -746,7 +746,9 @@ func writeActivationResult(w http.ResponseWriter, rec *Activation, resultOnly bo
 		writeJSON(w, status, json.RawMessage(res))
 		return
 	}
-	writeJSON(w, status, rec.api(false))
+	// A primitive action's logs are collected after its result is sent (so: []); a sequence's
+	// are its components' ids, known when it ends, and OpenWhisk sends them.
+	writeJSON(w, status, rec.api(annotationIs(rec.Annotations, "kind", `"`+KindSequence+`"`)))
 }
 
 // mergeParams overlays the invoke payload on the action's parameters (init parameters go to

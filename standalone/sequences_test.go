@@ -66,6 +66,9 @@ func TestClientGoSequences(t *testing.T) {
 	if result.Greeting != "Hello, stranger!" || result.Params["greeting"] != "Hello, seq!" {
 		t.Errorf("sequence result: %s", rec.Response.Result)
 	}
+	if len(rec.Logs) != 2 {
+		t.Errorf("blocking answer of a sequence without its component ids as logs: %v", rec.Logs)
+	}
 	checkSequenceRecord(t, c, rec.ActivationID, 2, true, "")
 
 	// An application error stops the chain: hello never runs.
