@@ -106,6 +106,41 @@ func buildConv(n *onnx.Node, in []*info) (kernel, []info, error) {
 	return k, []info{{shape: out}}, nil
 }
 
+// withScratch gives a session its own im2col, GEMM and padding buffers; the packed weights are
+// shared.
+func (k *convKernel) withScratch() (kernel, int64) {
+	c := *k
+	if k.col != nil {
+		c.col = make([]float32, len(k.col))
+	}
+	c.scratch = gemmScratch{}
+	c.dwPad = nil
+	return &c, k.scratchBytes()
+}
+
+// scratchBytes estimates the scratch a run of the kernel allocates: im2col, the GEMM strip and
+// bias panels, the depthwise padding plane.
+func (k *convKernel) scratchBytes() int64 {
+	n := int64(len(k.col))
+	if k.mode == convDepthwise {
+		s := max(k.sh, 1)
+		n += int64(max((k.oh-1)*s+3, k.h+k.pt)*max((k.ow-1)*s+3, k.w+k.pl) + 64)
+	} else if gemmAsm != nil {
+		kk := (k.c / k.group) * k.kh * k.kw
+		n += int64(kk*gemmAsm.nr + k.m + gemmAsm.mr + gemmAsm.mr*gemmAsm.nr)
+	}
+	return 4 * n
+}
+
+// constBytes is the size of the packed weights.
+func (k *convKernel) constBytes() int64 {
+	var n int64
+	for _, p := range k.packed {
+		n += 4 * int64(len(p.data))
+	}
+	return n
+}
+
 // packWeights packs each group's weights (mg rows of cg·kh·kw) for gemmAsm.
 func (k *convKernel) packWeights(wt []float32) []*packedA {
 	mg, kk := k.m/k.group, (k.c/k.group)*k.kh*k.kw

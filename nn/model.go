@@ -5,15 +5,17 @@
 package nn
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/wasmwhisk/wasmwhisk/nn/onnx"
 )
 
-// Model is a compiled graph ready to run. A Model reuses its activation buffers between runs, so
-// it is not safe for concurrent use; load one per goroutine.
+// Model is a compiled graph: its plan and its weights, which nothing changes after Compile. The
+// buffers a run writes belong to a Session (NewSession), so one Model serves any number of
+// sessions at once, on as many goroutines, with its weights held once. Model.Run is the
+// one-call form over a session of the Model's own.
 type Model struct {
 	// Inputs and Outputs describe the graph's interface in file order.
 	Inputs  []onnx.ValueInfo
@@ -23,8 +25,16 @@ type Model struct {
 
 	inSlots  []int
 	outSlots []int
-	slots    []*value
-	steps    []step
+	// slots is the template of a session's values: constants (shared, read-only) carry their
+	// data, every other slot only its shape.
+	slots  []*value
+	konst  []bool // slots that are constants
+	steps  []step
+	bufOf  []int // per slot: the session buffer its data lives in; -1 for constants and ints
+	bufLen []int // per session buffer: its length in floats
+
+	runMu  sync.Mutex // serialises Run, which uses runner
+	runner *Session
 }
 
 type step struct {
@@ -216,14 +226,15 @@ func Compile(g *onnx.Graph) (*Model, error) {
 		m.outSlots = append(m.outSlots, s)
 	}
 	m.slots = make([]*value, len(infos))
+	m.konst = make([]bool, len(infos))
 	for i, in := range infos {
 		if in.c != nil {
-			m.slots[i] = in.c
+			m.slots[i], m.konst[i] = in.c, true
 		} else {
 			m.slots[i] = &value{shape: in.shape, isInt: in.isInt}
 		}
 	}
-	m.assignBuffers()
+	m.planBuffers()
 	return m, nil
 }
 
@@ -235,153 +246,4 @@ func allocValue(in *info) *value {
 		v.f = make([]float32, shapeLen(in.shape))
 	}
 	return v
-}
-
-// assignBuffers gives every intermediate value a buffer, reusing the buffers of values that are
-// dead by then, and lets elementwise kernels work in place.
-func (m *Model) assignBuffers() {
-	lastUse := make([]int, len(m.slots))
-	for i := range lastUse {
-		lastUse[i] = -1
-	}
-	keep := map[int]bool{}
-	for _, s := range m.outSlots {
-		keep[s] = true
-	}
-	for _, s := range m.inSlots {
-		keep[s] = true
-	}
-	for si, st := range m.steps {
-		for _, s := range st.in {
-			if s >= 0 {
-				lastUse[s] = si
-			}
-		}
-	}
-	var free [][]float32
-	take := func(n int) []float32 {
-		best := -1
-		for i, b := range free {
-			if cap(b) >= n && (best < 0 || cap(b) < cap(free[best])) {
-				best = i
-			}
-		}
-		if best < 0 {
-			return make([]float32, n)
-		}
-		b := free[best][:n]
-		free = append(free[:best], free[best+1:]...)
-		return b
-	}
-	isConst := func(s int) bool { return m.slots[s].f != nil || m.slots[s].i != nil }
-	for si, st := range m.steps {
-		inPlace := false
-		if ip, ok := st.k.(inPlacer); ok && ip.inPlace() && len(st.in) > 0 && st.in[0] >= 0 && len(st.out) == 1 && st.out[0] >= 0 {
-			src := st.in[0]
-			if !keep[src] && lastUse[src] == si && !isConst(src) && !m.slots[src].isInt {
-				inPlace = true
-				m.slots[st.out[0]].f = m.slots[src].f
-				lastUse[src] = -2 // its buffer now belongs to the output
-			}
-		}
-		for _, s := range st.out {
-			if s < 0 || (inPlace && s == st.out[0]) {
-				continue
-			}
-			v := m.slots[s]
-			if v.isInt {
-				continue // int intermediates are allocated per run
-			}
-			if keep[s] {
-				v.f = make([]float32, v.len())
-			} else {
-				v.f = take(v.len())
-			}
-		}
-		for _, s := range st.in {
-			if s >= 0 && lastUse[s] == si && !keep[s] && !isConst(s) && !m.slots[s].isInt {
-				free = append(free, m.slots[s].f)
-				lastUse[s] = -2
-			}
-		}
-		// Outputs nobody reads are dead at once.
-		for _, s := range st.out {
-			if s >= 0 && lastUse[s] == -1 && !keep[s] && !m.slots[s].isInt {
-				free = append(free, m.slots[s].f)
-			}
-		}
-	}
-}
-
-// Run runs the model on float32 inputs given in the order of m.Inputs and returns the outputs in
-// the order of m.Outputs. The input shapes must match the declared ones.
-func (m *Model) Run(inputs ...*Tensor) ([]*Tensor, error) {
-	vals := make([]*value, len(inputs))
-	for i, t := range inputs {
-		if t == nil {
-			return nil, errors.New("nn: nil input")
-		}
-		vals[i] = &value{shape: t.Shape, f: t.Data}
-	}
-	outs, err := m.run(vals)
-	if err != nil {
-		return nil, err
-	}
-	res := make([]*Tensor, len(outs))
-	for i, o := range outs {
-		if o.isInt {
-			return nil, fmt.Errorf("nn: output %q is an integer tensor", m.Outputs[i].Name)
-		}
-		res[i] = &Tensor{Shape: append([]int(nil), o.shape...), Data: append([]float32(nil), o.f...)}
-	}
-	return res, nil
-}
-
-// run executes the plan; the returned values alias the model's buffers.
-func (m *Model) run(inputs []*value) ([]*value, error) {
-	if len(inputs) != len(m.inSlots) {
-		return nil, fmt.Errorf("nn: model has %d inputs, got %d", len(m.inSlots), len(inputs))
-	}
-	for i, s := range m.inSlots {
-		want := m.slots[s]
-		in := inputs[i]
-		if !sameShape(in.shape, want.shape) {
-			return nil, fmt.Errorf("nn: input %q: shape %v, the model wants %v", m.Inputs[i].Name, in.shape, want.shape)
-		}
-		if in.isInt != want.isInt || len(in.f)+len(in.i) != want.len() {
-			return nil, fmt.Errorf("nn: input %q: wrong element type or data length", m.Inputs[i].Name)
-		}
-		want.f, want.i = in.f, in.i
-	}
-	ins := make([]*value, 0, 8)
-	outs := make([]*value, 0, 4)
-	for _, st := range m.steps {
-		ins, outs = ins[:0], outs[:0]
-		for _, s := range st.in {
-			if s < 0 {
-				ins = append(ins, nil)
-			} else {
-				ins = append(ins, m.slots[s])
-			}
-		}
-		for _, s := range st.out {
-			if s < 0 {
-				outs = append(outs, nil)
-				continue
-			}
-			v := m.slots[s]
-			if v.isInt {
-				v.i = make([]int64, v.len())
-			}
-			outs = append(outs, v)
-		}
-		if err := st.k.run(ins, outs); err != nil {
-			return nil, fmt.Errorf("nn: %s: %w", st.node.Describe(), err)
-		}
-	}
-	res := make([]*value, len(m.outSlots))
-	for i, s := range m.outSlots {
-		res[i] = m.slots[s]
-	}
-	return res, nil
 }

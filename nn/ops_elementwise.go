@@ -307,6 +307,9 @@ func buildBinary(n *onnx.Node, in []*info) (kernel, []info, error) {
 	return k, []info{{shape: shape}}, nil
 }
 
+// constBytes is the size of the broadcast indexes.
+func (k *binaryKernel) constBytes() int64 { return 4 * int64(len(k.idxA)+len(k.idxB)) }
+
 func (k *binaryKernel) run(in, out []*value) error {
 	a, b, o := in[0].f, in[1].f, out[0].f
 	if k.same {
