@@ -1,0 +1,162 @@
+// Package wasinn is the host side of wasi-nn, the WebAssembly System Interface for neural-network
+// inference, in the witx ABI that wasmtime's crates/wasi-nn/witx/wasi-nn.witx defines and the Rust
+// wasi-nn crate 0.6 lowers (import module wasi_ephemeral_nn): a guest hands a graph to the host
+// (by name, or as ONNX bytes), sets input tensors, calls compute and copies outputs back, and the
+// host runs the graph natively with package nn. A guest written for wasmtime's wasi-nn runs
+// unchanged. docs/wasm-abi.md documents the ABI for guest authors.
+//
+// Who knows what: this package knows the ABI (the six functions, their pointer arguments, the
+// layouts and error codes), compiled graphs and their sharing, and what a guest instance holds;
+// it knows nothing of wasmtime. Package runtime/wasm links the six functions into its wasmtime
+// linker and calls an Instance with the guest's linear memory behind the Memory interface. nn
+// knows nothing of guests: it compiles and runs graphs.
+//
+// Sharing: a Registry (one per process, held by the wasm engine) compiles a graph once per
+// content hash and shares it read-only with every instance of every executor; a Catalog names
+// graphs for load_by_name (the action archive's .onnx files, an operator's model directory).
+// Everything a run writes lives in an execution context (an nn.Session) that belongs to one
+// instance, so instances never share mutable state.
+//
+// Threat model: guests are untrusted, and so is everything they pass. Every pointer and length is
+// checked against the guest's memory before it is read or written (out of bounds is
+// invalid_argument, never a host fault nor an access outside the guest's memory); a failing call
+// changes nothing. The host parses guest-supplied models: bytes given to load are copied out of
+// guest memory, go through nn/onnx's pre-scan, size caps and panic recovery (fuzzed), and are
+// compiled under a recover as well. What an instance makes the host hold (graphs it loaded from
+// bytes, execution contexts) is capped in count and counted against the action's memory limit
+// together with the guest's linear memory, so a guest loading models in a loop gets too_large and
+// the host serves on. compute honours the activation's deadline between operators.
+package wasinn
+
+import "fmt"
+
+// ImportModule is the wasm import module of the wasi-nn functions.
+const ImportModule = "wasi_ephemeral_nn"
+
+// The names of the six functions of ImportModule. Every parameter is an i32 and every function
+// returns an Errno as an i32.
+const (
+	FuncLoad                 = "load"                   // (builders_ptr, builders_len, encoding, target, graph_out_ptr)
+	FuncLoadByName           = "load_by_name"           // (name_ptr, name_len, graph_out_ptr)
+	FuncInitExecutionContext = "init_execution_context" // (graph, ctx_out_ptr)
+	FuncSetInput             = "set_input"              // (ctx, index, tensor_ptr)
+	FuncCompute              = "compute"                // (ctx)
+	FuncGetOutput            = "get_output"             // (ctx, index, out_ptr, out_max_len, bytes_written_out_ptr)
+)
+
+// Funcs lists the functions with their parameter counts, in the witx file's order.
+var Funcs = []struct {
+	Name   string
+	Params int
+}{
+	{FuncLoad, 5}, {FuncLoadByName, 3}, {FuncInitExecutionContext, 2},
+	{FuncSetInput, 3}, {FuncGetOutput, 5}, {FuncCompute, 1},
+}
+
+// Layouts in guest memory (wasm32, little-endian).
+const (
+	// A graph builder is a list of bytes: {ptr u32, len u32}.
+	builderSize = 8
+	// A tensor: dimensions {ptr u32, len u32} at 0, type u8 at 8, data {ptr u32, len u32} at 12.
+	tensorSize       = 20
+	tensorDimsOff    = 0
+	tensorTypeOff    = 8
+	tensorDataOff    = 12
+	handleSize       = 4 // graph, context and buffer_size results are u32
+	dimensionSize    = 4 // a dimension is a u32
+	float32Size      = 4
+	maxNameBytes     = 4096 // longer names are not_found without being looked up
+	maxLoggedNameLen = 80
+)
+
+// Errno is wasi-nn's nn_errno.
+type Errno uint32
+
+// The error codes, numbered as in the witx enum.
+const (
+	Success              Errno = 0
+	InvalidArgument      Errno = 1
+	InvalidEncoding      Errno = 2
+	MissingMemory        Errno = 3
+	Busy                 Errno = 4
+	RuntimeError         Errno = 5
+	UnsupportedOperation Errno = 6
+	TooLarge             Errno = 7
+	NotFound             Errno = 8
+)
+
+var errnoNames = [...]string{"success", "invalid_argument", "invalid_encoding", "missing_memory", "busy",
+	"runtime_error", "unsupported_operation", "too_large", "not_found"}
+
+func (e Errno) String() string {
+	if int(e) < len(errnoNames) {
+		return errnoNames[e]
+	}
+	return fmt.Sprintf("nn_errno(%d)", uint32(e))
+}
+
+// TensorType is wasi-nn's tensor_type.
+type TensorType uint8
+
+// The tensor types, numbered as in the witx enum. This host computes in F32 only.
+const (
+	F16 TensorType = 0
+	F32 TensorType = 1
+	F64 TensorType = 2
+	U8  TensorType = 3
+	I32 TensorType = 4
+	I64 TensorType = 5
+)
+
+var tensorTypeNames = [...]string{"f16", "f32", "f64", "u8", "i32", "i64"}
+
+func (t TensorType) String() string {
+	if int(t) < len(tensorTypeNames) {
+		return tensorTypeNames[t]
+	}
+	return fmt.Sprintf("tensor_type(%d)", uint8(t))
+}
+
+// Encoding is wasi-nn's graph_encoding.
+type Encoding uint32
+
+// The graph encodings, numbered as in the witx enum. This host loads ONNX, and takes autodetect
+// to mean ONNX.
+const (
+	OpenVINO       Encoding = 0
+	ONNX           Encoding = 1
+	TensorFlow     Encoding = 2
+	PyTorch        Encoding = 3
+	TensorFlowLite Encoding = 4
+	Autodetect     Encoding = 5
+)
+
+var encodingNames = [...]string{"openvino", "onnx", "tensorflow", "pytorch", "tensorflowlite", "autodetect"}
+
+func (e Encoding) String() string {
+	if int(e) < len(encodingNames) {
+		return encodingNames[e]
+	}
+	return fmt.Sprintf("graph_encoding(%d)", uint32(e))
+}
+
+// Target is wasi-nn's execution_target.
+type Target uint32
+
+// The execution targets, numbered as in the witx enum. This host has only the CPU: a graph loaded
+// for gpu or tpu runs on the CPU (as wasmtime's ONNX backend does without an accelerator), and
+// the activation's log says so.
+const (
+	CPU Target = 0
+	GPU Target = 1
+	TPU Target = 2
+)
+
+var targetNames = [...]string{"cpu", "gpu", "tpu"}
+
+func (t Target) String() string {
+	if int(t) < len(targetNames) {
+		return targetNames[t]
+	}
+	return fmt.Sprintf("execution_target(%d)", uint32(t))
+}
