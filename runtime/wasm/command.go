@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/runtime"
+	"github.com/wasmwhisk/wasmwhisk/runtime/wasinn"
 )
 
 // runCommand runs one activation of a command module in a fresh store: the value on stdin, the
@@ -37,9 +38,13 @@ func (x *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.T
 		return nil, fmt.Errorf("wasm: run: write stdin: %w", err)
 	}
 
+	nn := x.newNNInstance(a) // the instance's wasi-nn state lives as long as this run
+	if nn != nil {
+		defer nn.Close()
+	}
 	unwatchOut := x.eng.watch(&watchedFile{f: stdout.f, head: x.cfg.LogLimit, tail: x.cfg.MaxResultBytes + 1})
 	unwatchErr := x.eng.watch(&watchedFile{f: stderr.f, head: x.cfg.LogLimit})
-	guestErr := x.execCommand(a, req, deadline, stdin.path, stdout.path, stderr.path)
+	guestErr := nnTimeout(nn, x.execCommand(a, req, deadline, stdin.path, stdout.path, stderr.path, nn))
 	unwatchOut()
 	unwatchErr()
 	if !claim() {
@@ -65,6 +70,9 @@ func (x *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.T
 	if err := copyLog(req.Stderr, req.Stderr, stderr.f, 0, errSize, x.cfg.LogLimit); err != nil {
 		return nil, fmt.Errorf("wasm: run: copy stderr: %w", err)
 	}
+	if err := writeNNLog(nn, req.Stderr); err != nil {
+		return nil, fmt.Errorf("wasm: run: copy wasi-nn log: %w", err)
+	}
 	if guestErr != nil {
 		writeTrapDetail(req.Stderr, guestErr)
 		return nil, guestErr
@@ -79,13 +87,14 @@ func (x *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.T
 }
 
 // execCommand instantiates the module and calls _start under the deadline.
-func (x *Executor) execCommand(a *action, req runtime.RunRequest, deadline time.Time, in, out, errf string) error {
+func (x *Executor) execCommand(a *action, req runtime.RunRequest, deadline time.Time, in, out, errf string, nn *wasinn.Instance) error {
 	w, err := wasiConfig(a, req.Context["action_name"], req.Env, in, out, errf)
 	if err != nil {
 		return err
 	}
-	store := x.newStore(w)
+	store := x.newStore(w, nn)
 	defer store.Close()
+	defer beginNN(nn, deadline)()
 	x.eng.enter()
 	defer x.eng.leave()
 	store.SetEpochDeadline(x.eng.deadlineTicks(time.Until(deadline)))

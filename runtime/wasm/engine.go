@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v44"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime/wasinn"
 )
 
 // wasmtimeModule is the Go module path of the embedded engine; its version is part of the cache key.
@@ -39,6 +41,19 @@ type EngineConfig struct {
 	// EpochInterval is the period of the epoch ticker, the granularity of deadline enforcement.
 	// Zero means 1 ms. The ticker only runs while some guest code may be running.
 	EpochInterval time.Duration
+	// DisableWasiNN turns the wasi-nn host API (import module wasi_ephemeral_nn, see
+	// docs/wasm-abi.md) off: a module importing it is then refused at Init like any import the
+	// runtime does not provide.
+	DisableWasiNN bool
+	// ModelDir is a directory of ONNX models (the .onnx files directly inside) that every action
+	// may load by name with wasi-nn: the name is the file name without ".onnx". An action
+	// archive's own models shadow them. They are compiled at the first Init of a module that
+	// imports wasi-nn. Empty means none.
+	ModelDir string
+	// WasiNN configures the engine's graph registry, which compiles each model once per content
+	// and shares it with every executor: the size cap of a model and how many bytes of graphs
+	// nobody holds it keeps for the next load.
+	WasiNN wasinn.RegistryConfig
 }
 
 // Engine is the wasmtime engine shared by all executors of a process: compiled code, the WASI
@@ -54,6 +69,7 @@ type Engine struct {
 	workers atomic.Int64  // run goroutines alive, including abandoned ones
 	watched watchers      // guest output files to keep small (watch.go)
 	modules moduleTable   // compiled modules shared by executors (shared.go)
+	nn      *nnEngine     // wasi-nn: graph registry, model directory (wasinn.go); nil when off
 	wake    chan struct{} // nudges the ticker out of idle
 	stop    chan struct{}
 	done    chan struct{}
@@ -88,6 +104,18 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		e.linker.Close()
 		e.engine.Close()
 		return nil, fmt.Errorf("wasm: define WASI: %w", err)
+	}
+	if !cfg.DisableWasiNN {
+		var err error
+		if e.nn, err = newNNEngine(e.linker, cfg); err != nil {
+			e.linker.Close()
+			e.engine.Close()
+			return nil, err
+		}
+	} else if cfg.ModelDir != "" {
+		e.linker.Close()
+		e.engine.Close()
+		return nil, errors.New("wasm: a wasi-nn model directory is set but wasi-nn is disabled")
 	}
 	go e.tick()
 	return e, nil
@@ -135,6 +163,9 @@ func (e *Engine) Close() error {
 	e.once.Do(func() {
 		close(e.stop)
 		<-e.done
+		if e.nn != nil {
+			e.nn.close()
+		}
 		if e.workers.Load() == 0 {
 			e.linker.Close()
 			e.engine.Close()

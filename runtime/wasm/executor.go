@@ -21,6 +21,7 @@ import (
 
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
+	"github.com/wasmwhisk/wasmwhisk/runtime/wasinn"
 )
 
 // Config configures one Executor. The zero value is ready to use; each zero field means the
@@ -55,8 +56,12 @@ type Config struct {
 	// should set it.
 	DisallowPrecompiled bool
 	// InitStdout and InitStderr receive what a reactor writes while it initializes (Init has no
-	// activation log). Nil means the process's os.Stdout and os.Stderr.
+	// activation log), and wasi-nn's notes about the action's models. Nil means the process's
+	// os.Stdout and os.Stderr.
 	InitStdout, InitStderr io.Writer
+	// WasiNNLimits caps the graphs and execution contexts each instance may hold through
+	// wasi-nn; the host memory they hold counts against MemoryLimit (docs/wasm-abi.md).
+	WasiNNLimits wasinn.Limits
 }
 
 // ABI is the guest interface of a module (docs/wasm-abi.md).
@@ -80,6 +85,10 @@ type Info struct {
 	ModuleSHA256 string
 	// HasFiles says whether the code was an archive whose files are preopened at /action.
 	HasFiles bool
+	// WasiNN says whether the module imports wasi-nn; Graphs are then the names it may load
+	// with load_by_name (the archive's models and the engine's model directory), sorted.
+	WasiNN bool
+	Graphs []string
 }
 
 // Executor runs one wasm:0.1 action. It implements runtime.Executor.
@@ -106,8 +115,9 @@ type action struct {
 	info     Info
 	name     string
 	filesDir string
-	ioDir    string       // private directory of this action's files; "" when none is needed
-	reactor  *reactorPool // nil for commands
+	ioDir    string          // private directory of this action's files; "" when none is needed
+	reactor  *reactorPool    // nil for commands
+	nn       *wasinn.Catalog // the graphs load_by_name answers; nil when the module has no wasi-nn
 	// workers counts guest calls in flight, including those Run gave up on. The module is
 	// released once the action is retired (Close, or a failed Init) and no worker remains, by
 	// whichever of the two comes last (see release).
@@ -127,6 +137,7 @@ func (x *Executor) retire(a *action) {
 func (x *Executor) release(a *action) {
 	if a.retired.Load() && a.workers.Load() == 0 && a.released.CompareAndSwap(false, true) {
 		x.eng.releaseModule(a.shared)
+		a.nn.Close()
 	}
 }
 
@@ -263,6 +274,12 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 	if a.info.ABI, err = detectABI(a.module); err != nil {
 		return nil, err
 	}
+	if x.eng.nn != nil && importsNN(a.module) {
+		if a.nn, err = x.openNN(art.filesDir, art.files, x.cfg.InitStderr); err != nil {
+			return nil, err
+		}
+		a.info.WasiNN, a.info.Graphs = true, a.nn.Names()
+	}
 	if a.info.ABI == ABIReactor {
 		a.reactor = newReactorPool()
 		if !x.cfg.FreshReactor {
@@ -327,8 +344,21 @@ func (x *Executor) checkImports(m *wasmtime.Module) error {
 		if n := imp.Name(); n != nil {
 			name = *n
 		}
+		if imp.Module() == wasinn.ImportModule {
+			if x.eng.nn == nil {
+				return badCode("the module imports %s.%s, which the wasm:0.1 runtime does not provide: wasi-nn is turned off on this runtime", imp.Module(), name)
+			}
+			if err := checkNNImport(imp, name); err != nil {
+				return err
+			}
+			continue
+		}
 		if x.eng.linker.Get(store, imp.Module(), name) == nil {
-			return badCode("the module imports %s.%s, which the wasm:0.1 runtime does not provide (it provides WASI preview 1, module wasi_snapshot_preview1)", imp.Module(), name)
+			provides := "WASI preview 1, module wasi_snapshot_preview1"
+			if x.eng.nn != nil {
+				provides += ", and wasi-nn, module " + wasinn.ImportModule
+			}
+			return badCode("the module imports %s.%s, which the wasm:0.1 runtime does not provide (it provides %s)", imp.Module(), name, provides)
 		}
 	}
 	return nil
@@ -600,9 +630,10 @@ func wasiConfig(a *action, runName string, env map[string]string, stdin, stdout,
 	return w, nil
 }
 
-// newStore makes a store with the executor's limits and the given WASI context.
-func (x *Executor) newStore(w *wasmtime.WasiConfig) *wasmtime.Store {
-	store := wasmtime.NewStore(x.eng.engine)
+// newStore makes a store with the executor's limits, the given WASI context and the instance's
+// wasi-nn state (nil when the action does not use wasi-nn).
+func (x *Executor) newStore(w *wasmtime.WasiConfig, nn *wasinn.Instance) *wasmtime.Store {
+	store := wasmtime.NewStoreWithData(x.eng.engine, &storeData{nn: nn})
 	store.Limiter(x.cfg.MemoryLimit, -1, -1, -1, -1)
 	store.SetWasi(w)
 	return store

@@ -55,7 +55,8 @@ const (
 type artifact struct {
 	module      []byte
 	precompiled bool
-	filesDir    string // "" when the code was a bare module
+	filesDir    string   // "" when the code was a bare module
+	files       []string // the archive's regular files, slash-separated, relative to filesDir
 }
 
 // badCode is the 502 for /init code the runtime cannot use.
@@ -108,7 +109,7 @@ func decodeZip(code []byte, filesDir, cacheDir string, lim archive.Limits, allow
 	if err != nil {
 		return artifact{}, fmt.Errorf("wasm: init: read %s: %w", name, err)
 	}
-	a := artifact{module: module, filesDir: filesDir}
+	a := artifact{module: module, filesDir: filesDir, files: files}
 	switch {
 	case bytes.HasPrefix(module, magicWasm):
 	case bytes.HasPrefix(module, magicELF):

@@ -13,6 +13,7 @@ import (
 	"github.com/bytecodealliance/wasmtime-go/v44"
 
 	"github.com/wasmwhisk/wasmwhisk/runtime"
+	"github.com/wasmwhisk/wasmwhisk/runtime/wasinn"
 )
 
 // reactorPool holds the one reactor instance that serves an action's runs. The slot always holds
@@ -53,6 +54,7 @@ type reactorInstance struct {
 	out, errf  *stdioFile // the guest's stdout and stderr
 	outOff     int64      // bytes of out already copied to a log
 	errOff     int64
+	nn         *wasinn.Instance // wasi-nn state; nil when the action does not use it
 }
 
 // newReactor instantiates a reactor and calls its _initialize under the deadline. Output is left
@@ -75,9 +77,11 @@ func (x *Executor) newReactor(a *action, env map[string]string, deadline time.Ti
 	}
 	defer x.eng.watch(&watchedFile{f: r.out.f, head: x.cfg.LogLimit})()
 	defer x.eng.watch(&watchedFile{f: r.errf.f, head: x.cfg.LogLimit})()
-	r.store = x.newStore(w)
+	r.nn = x.newNNInstance(a)
+	r.store = x.newStore(w, r.nn)
 	x.eng.enter()
 	defer x.eng.leave()
+	defer beginNN(r.nn, deadline)()
 	r.store.SetEpochDeadline(x.eng.deadlineTicks(time.Until(deadline)))
 	inst, err := x.eng.linker.Instantiate(r.store, a.module)
 	if err != nil {
@@ -93,7 +97,7 @@ func (x *Executor) newReactor(a *action, env map[string]string, deadline time.Ti
 	}
 	if init := inst.GetFunc(r.store, exportInitialize); init != nil {
 		if _, err := init.Call(r.store); err != nil {
-			ferr := x.guestFailure(err, "the reactor's _initialize", uint64(r.mem.DataSize(r.store)))
+			ferr := nnTimeout(r.nn, x.guestFailure(err, "the reactor's _initialize", uint64(r.mem.DataSize(r.store))))
 			if ferr == nil {
 				ferr = runtime.Errorf(http.StatusBadGateway, "the reactor's _initialize exited (code 0): a reactor must return from _initialize", err)
 			}
@@ -113,9 +117,10 @@ func (r *reactorInstance) call(x *Executor, line []byte, deadline time.Time) (re
 	defer x.eng.watch(&watchedFile{f: r.errf.f, from: r.errOff, head: x.cfg.LogLimit})()
 	x.eng.enter()
 	defer x.eng.leave()
+	defer beginNN(r.nn, deadline)()
 	r.store.SetEpochDeadline(x.eng.deadlineTicks(time.Until(deadline)))
 	fail := func(err error) (json.RawMessage, error, bool) {
-		ferr := x.guestFailure(err, "the action", uint64(r.mem.DataSize(r.store)))
+		ferr := nnTimeout(r.nn, x.guestFailure(err, "the action", uint64(r.mem.DataSize(r.store))))
 		if ferr == nil { // a WASI exit with code 0 in the middle of a run
 			ferr = runtime.Errorf(http.StatusBadGateway, "the action exited (code 0) instead of returning a result", err)
 		}
@@ -137,6 +142,9 @@ func (r *reactorInstance) call(x *Executor, line []byte, deadline time.Time) (re
 	v, err := r.run.Call(r.store, ptr, int32(len(line)))
 	if err != nil {
 		return fail(err)
+	}
+	if err := nnTimeout(r.nn, nil); err != nil {
+		return nil, err, false // the instance is sound: only its time was up
 	}
 	packed, ok := v.(int64)
 	if !ok {
@@ -184,12 +192,15 @@ func (r *reactorInstance) copyLogs(x *Executor, stdout, stderr io.Writer) error 
 			*s.off = end
 		}
 	}
-	return nil
+	return writeNNLog(r.nn, stderr)
 }
 
 func (r *reactorInstance) close() {
 	if r.store != nil {
 		r.store.Close()
+	}
+	if r.nn != nil {
+		r.nn.Close()
 	}
 	if r.out != nil {
 		r.out.close()
