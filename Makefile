@@ -29,17 +29,21 @@ native-actions:
 		CGO_ENABLED=0 $(GO) build -trimpath -o $(ACTIONS)/$$a ./actions/$$a || exit 1; \
 	done
 
-## mobilenet: the MobileNet action natively, as a wasm command and as a wasm reactor
+## mobilenet: the MobileNet action natively, and as wasm command and reactor modules twice: with
+## inference by the host through wasi-nn (mobilenet*.wasm) and inside the guest (mobilenet-inguest*.wasm)
 mobilenet:
 	@mkdir -p $(ACTIONS)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(ACTIONS)/mobilenet ./actions/mobilenet
 	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -o $(ACTIONS)/mobilenet.wasm ./actions/mobilenet
 	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -buildmode=c-shared -o $(ACTIONS)/mobilenet.reactor.wasm ./actions/mobilenet
+	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -tags nn_inguest -o $(ACTIONS)/mobilenet-inguest.wasm ./actions/mobilenet
+	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -tags nn_inguest -buildmode=c-shared -o $(ACTIONS)/mobilenet-inguest.reactor.wasm ./actions/mobilenet
 
 ## vet: go vet for the host and for wasip1 (the SDK and the actions must compile there)
 vet:
 	$(GO) vet ./...
 	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) vet ./actions/...
+	GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) vet -tags nn_inguest ./actions/...
 
 ## lint: formatting and module hygiene (CI fails on either)
 lint:
@@ -72,6 +76,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzClassifyELF -fuzztime 30s ./runtime/archive
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCode -fuzztime 30s ./runtime/wasm
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./nn/onnx
+	$(GO) test -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s ./actions/sdk
+	$(GO) test -run '^$$' -fuzz FuzzDecodeBase64 -fuzztime 30s ./nn/imageproc
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./deploy/openwhisk
 	$(GO) test -run '^$$' -fuzz FuzzDemuxLogs -fuzztime 30s ./standalone/docker
 	$(GO) test -run '^$$' -fuzz FuzzReadRawJSON -fuzztime 30s ./loadgen

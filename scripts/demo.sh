@@ -62,7 +62,8 @@ say "building the MobileNet action natively and for wasip1"
 CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/mobilenet ./actions/mobilenet
 # The wasm build is a WASI reactor (-buildmode=c-shared): one instance per container, made at /init,
 # with the model loaded then and kept across warm activations, as the native process keeps it.
-GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 "$GO" build -trimpath -buildmode=c-shared -o build/demo/mobilenet.wasm ./actions/mobilenet
+# -tags nn_inguest: the model runs inside the guest (the default build hands it to wasi-nn).
+GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 "$GO" build -trimpath -tags nn_inguest -buildmode=c-shared -o build/demo/mobilenet.wasm ./actions/mobilenet
 say "building the hello action natively and for wasip1 (where start-up is all there is)"
 CGO_ENABLED=0 "$GO" build -trimpath -o build/demo/hello ./actions/hello
 GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 "$GO" build -trimpath -buildmode=c-shared -o build/demo/hello.wasm ./actions/hello

@@ -37,8 +37,8 @@ func BenchmarkColdInit(b *testing.B) {
 	}
 	prepareEmbedded(b, files)
 
-	reactor := readFile(b, testbuild.MustBuild(b, testbuild.Target{Pkg: "./actions/mobilenet", WASM: true, Reactor: true}))
-	reactorEmbedded := readFile(b, testbuild.MustBuild(b, testbuild.Target{Pkg: "./actions/mobilenet", WASM: true, Reactor: true, Tags: []string{"embedmodel"}}))
+	reactor := readFile(b, testbuild.MustBuild(b, testbuild.Target{Pkg: "./actions/mobilenet", WASM: true, Reactor: true, Tags: []string{"nn_inguest"}}))
+	reactorEmbedded := readFile(b, testbuild.MustBuild(b, testbuild.Target{Pkg: "./actions/mobilenet", WASM: true, Reactor: true, Tags: []string{"nn_inguest", "embedmodel"}}))
 	exe := readFile(b, testbuild.MustBuild(b, testbuild.Target{Pkg: "./actions/mobilenet"}))
 	exeEmbedded := readFile(b, testbuild.MustBuild(b, testbuild.Target{Pkg: "./actions/mobilenet", Tags: []string{"embedmodel"}}))
 

@@ -1,14 +1,28 @@
 // Command mobilenet is the MobileNet image classification action: one source built natively (an
-// actionloop executable) and for wasip1 (command and reactor modules).
+// actionloop executable) and for wasip1 (command and reactor modules), in three ways that differ
+// only in where the model runs (actions/sdk/wasinn):
+//
+//	go build ./actions/mobilenet                                       native, nn in-process
+//	GOOS=wasip1 GOARCH=wasm go build ./actions/mobilenet               wasm, inference by the host (wasi-nn)
+//	GOOS=wasip1 GOARCH=wasm go build -tags nn_inguest ./actions/mobilenet  wasm, inference in the guest
+//
+// (add -buildmode=c-shared for a wasm reactor). Preprocessing, softmax and top-k are the same
+// code in all three (nn/model, nn/imageproc).
 //
 // Input {"image": "<base64 JPEG/PNG/BMP>", "top": 5}; without "image" it classifies a bundled
 // sample (Grace Hopper, public domain). Output {"label", "confidence", "top": [{"label", "index",
-// "confidence"}], "inference_ms"}. Bad input gives {"error": "..."}.
+// "confidence"}], "inference_ms", "preprocess_ms", "load_ms", "backend"}: inference_ms is the
+// model's own time (set input, compute, get output), preprocess_ms decoding and preprocessing
+// the image, load_ms loading the model when the action loaded, backend "wasi-nn" or "nn". Bad
+// input gives {"error": "..."}.
 //
-// The model comes from, in order: the files embedded at build time (build tag embedmodel, see
-// embed_on.go), the action's archive (the /action directory a wasm module sees, or the
-// executable's directory natively), then $WASMWHISK_MODEL_DIR and the usual model directories
-// (nn/model.Resolve). It is loaded on the first activation and kept for the warm ones.
+// The model's description (model.json, or the defaults of a known model file) and labels come
+// from, in order: the files embedded at build time (build tag embedmodel, see embed_on.go), the
+// action's archive (the /action directory a wasm module sees, or the executable's directory
+// natively), then $WASMWHISK_MODEL_DIR and the usual model directories (nn/model.Resolve). The
+// model itself is the graph registered under its file name without ".onnx" (wasinn.LoadByName:
+// with wasi-nn the host compiled it at /init and shares it), else the file's bytes
+// (wasinn.Load). It is loaded when the action loads and kept for the warm activations.
 package main
 
 import (
@@ -17,12 +31,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/actions/sdk"
+	"github.com/wasmwhisk/wasmwhisk/actions/sdk/wasinn"
 	"github.com/wasmwhisk/wasmwhisk/nn/imageproc"
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
 )
@@ -64,8 +82,44 @@ func loadClassifier() (*model.Classifier, error) {
 }
 
 func openModel() (*model.Classifier, error) {
+	fsys, err := modelFiles()
+	if err != nil {
+		return nil, err
+	}
+	sc, err := model.ReadSidecar(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	var labels []string
+	if sc.Labels != "" {
+		if labels, err = model.ReadLabels(fsys, sc.Labels); err != nil {
+			return nil, fmt.Errorf("model: labels: %w", err)
+		}
+	}
+	g, err := wasinn.LoadByName(strings.TrimSuffix(path.Base(sc.Model), ".onnx"))
+	if errors.Is(err, wasinn.NotFound) {
+		// Not registered by name (an embedded model, or a directory the platform does not know):
+		// hand over the bytes.
+		data, rerr := fs.ReadFile(fsys, sc.Model)
+		if rerr != nil {
+			return nil, fmt.Errorf("model: %w (and %v)", rerr, err)
+		}
+		g, err = wasinn.Load([][]byte{data}, wasinn.ONNX, wasinn.CPU)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", sc.Model, err)
+	}
+	e, err := newGraphEngine(g, sc)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", sc.Model, err)
+	}
+	return model.NewWithEngine(e, labels, sc)
+}
+
+// modelFiles returns the directory holding the model's description and labels.
+func modelFiles() (fs.FS, error) {
 	if fsys := embeddedModel(); fsys != nil {
-		return model.OpenFS(fsys)
+		return fsys, nil
 	}
 	var dirs []string
 	if d := os.Getenv("__OW_ACTION_DIR"); d != "" {
@@ -78,14 +132,14 @@ func openModel() (*model.Classifier, error) {
 	for _, d := range dirs {
 		// A directory with a sidecar, or with one of the known model files.
 		if _, err := model.ReadSidecar(os.DirFS(d)); err == nil {
-			return model.Open(d)
+			return os.DirFS(d), nil
 		}
 	}
 	dir, err := model.Resolve("")
 	if err != nil {
 		return nil, fmt.Errorf("no model: not embedded, no %s or known model file in the action's files, and %v", model.SidecarFile, err)
 	}
-	return model.Open(dir)
+	return os.DirFS(dir), nil
 }
 
 type prediction struct {
@@ -95,11 +149,13 @@ type prediction struct {
 }
 
 type result struct {
-	Label       string       `json:"label"`
-	Confidence  float64      `json:"confidence"`
-	Top         []prediction `json:"top"`
-	InferenceMS float64      `json:"inference_ms"`
-	LoadMS      float64      `json:"load_ms"`
+	Label        string       `json:"label"`
+	Confidence   float64      `json:"confidence"`
+	Top          []prediction `json:"top"`
+	InferenceMS  float64      `json:"inference_ms"`
+	PreprocessMS float64      `json:"preprocess_ms"`
+	LoadMS       float64      `json:"load_ms"`
+	Backend      string       `json:"backend"`
 }
 
 func classify(ctx context.Context, params map[string]any) (any, error) {
@@ -127,11 +183,12 @@ func classify(ctx context.Context, params map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.ClassifyImage(img, top)
+	res, err := c.ClassifyImage(ctx, img, top)
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
-	out := result{Label: res.Top[0].Label, Confidence: res.Top[0].Confidence, InferenceMS: res.InferenceMS, LoadMS: loadMS}
+	out := result{Label: res.Top[0].Label, Confidence: res.Top[0].Confidence, InferenceMS: res.InferenceMS,
+		PreprocessMS: res.PreprocessMS, LoadMS: loadMS, Backend: wasinn.Backend}
 	for _, p := range res.Top {
 		out.Top = append(out.Top, prediction{Label: p.Label, Index: p.Index, Confidence: p.Confidence})
 	}

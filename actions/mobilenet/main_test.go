@@ -118,8 +118,8 @@ func actionZip(t *testing.T, module []byte, dir string) []byte {
 	return buf.Bytes()
 }
 
-func wasmRunner(t *testing.T, eng *wasm.Engine, reactor bool, dir string) runner {
-	path := testbuild.MustBuild(t, testbuild.Target{Pkg: "./actions/mobilenet", WASM: true, Reactor: reactor})
+func wasmRunner(t *testing.T, eng *wasm.Engine, reactor bool, tags []string, dir string) runner {
+	path := testbuild.MustBuild(t, testbuild.Target{Pkg: "./actions/mobilenet", WASM: true, Reactor: reactor, Tags: tags})
 	module, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -232,8 +232,9 @@ func TestActionNativeAndWasm(t *testing.T) {
 	defer eng.Close()
 	results := map[string][]any{}
 	t.Run("native-purego", func(t *testing.T) { results["native"] = exercise(t, nativeRunner(t, dir), dir, true) })
-	t.Run("wasm-command", func(t *testing.T) { results["command"] = exercise(t, wasmRunner(t, eng, false, dir), dir, false) })
-	t.Run("wasm-reactor", func(t *testing.T) { results["reactor"] = exercise(t, wasmRunner(t, eng, true, dir), dir, true) })
+	inguest := []string{"nn_inguest"}
+	t.Run("wasm-command-inguest", func(t *testing.T) { results["command"] = exercise(t, wasmRunner(t, eng, false, inguest, dir), dir, false) })
+	t.Run("wasm-reactor-inguest", func(t *testing.T) { results["reactor"] = exercise(t, wasmRunner(t, eng, true, inguest, dir), dir, true) })
 	ref, _ := json.Marshal(results["native"])
 	for _, k := range []string{"command", "reactor"} {
 		got, _ := json.Marshal(results[k])

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"encoding/binary"
 	"math"
 	"os"
@@ -22,7 +23,7 @@ func BenchmarkInference(b *testing.B) {
 	}
 	x := readF32Bench(b, filepath.Join(dir, "parrot.input.f32"))
 	for i := 0; i < 3; i++ { // warm-up
-		if _, err := c.ClassifyTensor(x, 5); err != nil {
+		if _, err := c.ClassifyTensor(context.Background(), x, 5); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -30,7 +31,7 @@ func BenchmarkInference(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s := time.Now()
-		if _, err := c.ClassifyTensor(x, 5); err != nil {
+		if _, err := c.ClassifyTensor(context.Background(), x, 5); err != nil {
 			b.Fatal(err)
 		}
 		times = append(times, float64(time.Since(s).Microseconds())/1000)

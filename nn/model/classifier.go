@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,11 +15,22 @@ import (
 	"github.com/wasmwhisk/wasmwhisk/nn/onnx"
 )
 
-// Classifier is a loaded image classifier. Like nn.Model it is not safe for concurrent use.
+// Classifier is an image classifier: the preprocessing its sidecar describes, a model run by an
+// Engine, then softmax (when the model does not apply it) and top-k with labels. It reuses its
+// buffers between calls, so it is not safe for concurrent use.
 type Classifier struct {
 	Sidecar Sidecar
 	Labels  []string
-	model   *nn.Model
+	engine  Engine
+	input   []float32
+}
+
+// Engine runs a classifier's model on one preprocessed input, NCHW [1,3,height,width] float32,
+// and returns the model's first output. The returned slice may be reused by the next call.
+// NewEngine's runs the nn engine in this process; an action built against actions/sdk/wasinn can
+// run the model as a wasi-nn graph instead.
+type Engine interface {
+	Infer(ctx context.Context, input []float32) ([]float32, error)
 }
 
 // Prediction is one class of a result.
@@ -28,12 +40,13 @@ type Prediction struct {
 	Confidence float64 `json:"confidence"`
 }
 
-// Result is a classification: the top classes, best first, and the inference time (model run
-// only, without preprocessing).
+// Result is a classification: the top classes, best first, all the probabilities, and the time
+// spent decoding and preprocessing the image and running the model (Engine.Infer only).
 type Result struct {
-	Top         []Prediction
-	Probs       []float32
-	InferenceMS float64
+	Top          []Prediction
+	Probs        []float32
+	PreprocessMS float64
+	InferenceMS  float64
 }
 
 // Open loads the classifier in the model directory dir (see Resolve).
@@ -60,11 +73,38 @@ func OpenFS(fsys fs.FS) (*Classifier, error) {
 	return New(data, labels, sc)
 }
 
-// New compiles a classifier from model bytes, labels and its sidecar.
+// New compiles a classifier from model bytes, labels and its sidecar, run by the nn engine.
 func New(modelData []byte, labels []string, sc Sidecar) (*Classifier, error) {
 	if err := sc.validate(); err != nil {
 		return nil, err
 	}
+	e, err := NewEngine(modelData, sc)
+	if err != nil {
+		return nil, err
+	}
+	return NewWithEngine(e, labels, sc)
+}
+
+// NewWithEngine returns a classifier whose model e runs.
+func NewWithEngine(e Engine, labels []string, sc Sidecar) (*Classifier, error) {
+	if err := sc.validate(); err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return nil, errors.New("model: no engine")
+	}
+	return &Classifier{Sidecar: sc, Labels: labels, engine: e}, nil
+}
+
+// nnEngine is the nn engine in this process.
+type nnEngine struct {
+	m     *nn.Model
+	shape []int
+}
+
+// NewEngine decodes and compiles the model for the nn engine, checking its input against the
+// sidecar (and fixing a symbolic batch dimension to 1).
+func NewEngine(modelData []byte, sc Sidecar) (Engine, error) {
 	g, err := onnx.Decode(modelData)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", sc.Model, err)
@@ -76,7 +116,6 @@ func New(modelData []byte, labels []string, sc Sidecar) (*Classifier, error) {
 	if sc.Input != "" && in.Name != sc.Input {
 		return nil, fmt.Errorf("model %s: input is %q, the sidecar says %q", sc.Model, in.Name, sc.Input)
 	}
-	// Fix a symbolic batch dimension to 1 and check the rest against the sidecar.
 	want := []int{1, 3, sc.Height, sc.Width}
 	if len(in.Shape) != 4 {
 		return nil, fmt.Errorf("model %s: input shape %v is not NCHW", sc.Model, in.Shape)
@@ -91,7 +130,21 @@ func New(modelData []byte, labels []string, sc Sidecar) (*Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", sc.Model, err)
 	}
-	return &Classifier{Sidecar: sc, Labels: labels, model: m}, nil
+	return &nnEngine{m: m, shape: want}, nil
+}
+
+func (e *nnEngine) Infer(ctx context.Context, x []float32) ([]float32, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	outs, err := e.m.Run(&nn.Tensor{Shape: e.shape, Data: x})
+	if err != nil {
+		return nil, err
+	}
+	if len(outs) == 0 {
+		return nil, errors.New("model has no output")
+	}
+	return outs[0].Data, nil
 }
 
 // Norm returns the preprocessing normalisation of the sidecar.
@@ -112,34 +165,48 @@ func (c *Classifier) Norm() imageproc.Norm {
 func (c *Classifier) InputLen() int { return 3 * c.Sidecar.Width * c.Sidecar.Height }
 
 // ClassifyImage decodes and preprocesses an encoded image and classifies it.
-func (c *Classifier) ClassifyImage(data []byte, top int) (*Result, error) {
-	x, err := imageproc.Preprocess(data, c.Sidecar.Width, c.Sidecar.Height, c.Norm())
+func (c *Classifier) ClassifyImage(ctx context.Context, data []byte, top int) (*Result, error) {
+	start := time.Now()
+	img, err := imageproc.Decode(data)
 	if err != nil {
 		return nil, err
 	}
-	return c.ClassifyTensor(x, top)
+	if c.input, err = imageproc.Input(c.input, img, c.Sidecar.Width, c.Sidecar.Height, c.Norm()); err != nil {
+		return nil, err
+	}
+	pre := time.Since(start)
+	res, err := c.ClassifyTensor(ctx, c.input, top)
+	if err != nil {
+		return nil, err
+	}
+	res.PreprocessMS = ms(pre)
+	return res, nil
 }
 
 // ClassifyTensor classifies a preprocessed NCHW input.
-func (c *Classifier) ClassifyTensor(x []float32, top int) (*Result, error) {
+func (c *Classifier) ClassifyTensor(ctx context.Context, x []float32, top int) (*Result, error) {
 	if len(x) != c.InputLen() {
 		return nil, fmt.Errorf("input has %d values, want %d", len(x), c.InputLen())
 	}
 	start := time.Now()
-	outs, err := c.model.Run(&nn.Tensor{Shape: []int{1, 3, c.Sidecar.Height, c.Sidecar.Width}, Data: x})
+	out, err := c.engine.Infer(ctx, x)
 	elapsed := time.Since(start)
 	if err != nil {
 		return nil, err
 	}
-	if len(outs) == 0 || len(outs[0].Data) == 0 {
+	if len(out) == 0 {
 		return nil, errors.New("model has no output")
 	}
-	probs := outs[0].Data
+	var probs []float32
 	if c.Sidecar.Softmax {
-		probs = softmax(probs)
+		probs = softmax(out)
+	} else {
+		probs = append([]float32(nil), out...) // out may be the engine's buffer
 	}
-	return &Result{Top: c.topK(probs, top), Probs: probs, InferenceMS: float64(elapsed.Microseconds()) / 1000}, nil
+	return &Result{Top: c.topK(probs, top), Probs: probs, InferenceMS: ms(elapsed)}, nil
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func (c *Classifier) topK(probs []float32, k int) []Prediction {
 	if k <= 0 {

@@ -1,11 +1,14 @@
 package model
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wasmwhisk/wasmwhisk/nn/imageproc"
@@ -132,7 +135,7 @@ func TestClassifySharedImages(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				res, err := c.ClassifyImage(img, 5)
+				res, err := c.ClassifyImage(context.Background(), img, 5)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -170,14 +173,14 @@ func TestOpenResolved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.ClassifyTensor(readF32(t, filepath.Join(dir, "cat.input.f32")), 3)
+	res, err := c.ClassifyTensor(context.Background(), readF32(t, filepath.Join(dir, "cat.input.f32")), 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Top) != 3 || res.Top[0].Label != "Egyptian cat" {
 		t.Fatalf("got %+v", res.Top)
 	}
-	if _, err := c.ClassifyTensor(make([]float32, 10), 3); err == nil {
+	if _, err := c.ClassifyTensor(context.Background(), make([]float32, 10), 3); err == nil {
 		t.Fatal("a short input tensor was accepted")
 	}
 }
@@ -206,5 +209,56 @@ func TestResolve(t *testing.T) {
 	}
 	if _, err := ReadSidecar(os.DirFS(tmp)); err == nil {
 		t.Fatal("a sidecar with an unknown field was accepted")
+	}
+}
+
+// engineFunc adapts a function to Engine, for the sad paths of the classifier around any engine.
+type engineFunc func(ctx context.Context, x []float32) ([]float32, error)
+
+func (f engineFunc) Infer(ctx context.Context, x []float32) ([]float32, error) { return f(ctx, x) }
+
+func TestClassifierEngineErrors(t *testing.T) {
+	sc, _ := DefaultSidecar("mobilenetv2-1.0-224.onnx")
+	x := make([]float32, 3*224*224)
+	boom := errors.New("boom")
+	cases := []struct {
+		name string
+		e    Engine
+		want string
+	}{
+		{"engine fails", engineFunc(func(context.Context, []float32) ([]float32, error) { return nil, boom }), "boom"},
+		{"no output", engineFunc(func(context.Context, []float32) ([]float32, error) { return nil, nil }), "no output"},
+	}
+	for _, c := range cases {
+		cl, err := NewWithEngine(c.e, nil, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.ClassifyTensor(context.Background(), x, 5); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
+		}
+	}
+	// The engine's buffer is not kept: a result survives the next call.
+	buf := make([]float32, 1001)
+	cl, _ := NewWithEngine(engineFunc(func(_ context.Context, x []float32) ([]float32, error) {
+		for i := range buf {
+			buf[i] = x[0] * float32(i)
+		}
+		return buf, nil
+	}), nil, sc)
+	x[0] = 1
+	first, err := cl.ClassifyTensor(context.Background(), x, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x[0] = -1
+	if _, err := cl.ClassifyTensor(context.Background(), x, 1); err != nil {
+		t.Fatal(err)
+	}
+	if first.Top[0].Index != 1000 || first.Probs[1000] != 1000 {
+		t.Fatalf("the first result changed: top %+v, p[1000] %v", first.Top[0], first.Probs[1000])
+	}
+	if _, err := NewWithEngine(nil, nil, sc); err == nil {
+		t.Fatal("a nil engine was accepted")
 	}
 }
