@@ -1,27 +1,27 @@
 #!/bin/sh
-# MobileNet single-thread latency: native (best kernels), native pure Go, wasm reactor (whole
-# activation) and the onnxruntime anchor, measured in the same run; prints ratios.
+# MobileNet single-thread latency, all measured in this run: inference natively (best kernels and
+# pure Go) against the onnxruntime anchor; then warm activations of the action's three builds
+# (native, wasm with inference by the host through wasi-nn, wasm with inference in the guest),
+# interleaved, with the ratios to native (BenchmarkActivation).
 # Usage: bench/mobilenet.sh [MODEL_DIR]   (run from the module root)
 set -eu
 DIR=${1:-../shared/models}
 RUNS=${RUNS:-30}
+export WASMWHISK_MODEL_DIR=$(realpath "$DIR")
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 median() { sed -n 's/.* \([0-9.]*\) median-ms.*/\1/p'; }
 native=$(go test -run '^$' -bench Inference -benchtime ${RUNS}x ./nn/model/ | median)
 purego=$(go test -tags purego -run '^$' -bench Inference -benchtime ${RUNS}x ./nn/model/ | median)
-mkdir -p build/actions /tmp/wasmwhisk-bench
-GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o build/actions/mobilenet.reactor.wasm ./actions/mobilenet
-go build -o /tmp/wasmwhisk-bench/wasmwhisk ./cmd/wasmwhisk
-files=$(for i in $(seq $((RUNS + 5))); do echo "$DIR/grace_hopper.bmp"; done)
-wasmms=$(/tmp/wasmwhisk-bench/wasmwhisk classify -wasm -model "$DIR" -action build/actions/mobilenet.reactor.wasm -top 1 $files |
-	python3 -c 'import sys,json,statistics; ms=[json.loads(l)["ms"] for l in sys.stdin][5:]; print(statistics.median(ms))')
 (cd bench/ort && [ -d node_modules/onnxruntime-node ] || ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund >/dev/null)
-ort=$(cd bench/ort && node anchor.js "$(cd - >/dev/null; realpath "$DIR")/mobilenetv2-1.0-224.onnx" "$(cd - >/dev/null; realpath "$DIR")/parrot.input.f32" "$RUNS" 10 |
+ort=$(cd bench/ort && node anchor.js "$WASMWHISK_MODEL_DIR/mobilenetv2-1.0-224.onnx" "$WASMWHISK_MODEL_DIR/parrot.input.f32" "$RUNS" 10 |
 	python3 -c 'import sys,json; print(json.load(sys.stdin)["median_ms"])')
-python3 - "$native" "$purego" "$wasmms" "$ort" <<'PY'
+python3 - "$native" "$purego" "$ort" "$RUNS" <<'PY'
 import sys
-n, p, w, o = map(float, sys.argv[1:])
-print(f"native best    {n:8.1f} ms  {n/o:6.1f}x onnxruntime")
-print(f"native purego  {p:8.1f} ms  {p/o:6.1f}x onnxruntime")
-print(f"wasm reactor   {w:8.1f} ms  {w/p:6.1f}x native purego (whole activation: base64, decode, resize, inference)")
-print(f"onnxruntime    {o:8.1f} ms  (1 thread)")
+n, p, o = map(float, sys.argv[1:4])
+print(f"inference, median of {sys.argv[4]}:")
+print(f"  native best    {n:8.1f} ms  {n/o:6.2f}x onnxruntime")
+print(f"  native purego  {p:8.1f} ms  {p/o:6.2f}x onnxruntime")
+print(f"  onnxruntime    {o:8.1f} ms  (1 thread)")
 PY
+go test -run '^$' -bench Activation -benchtime 1x ./actions/mobilenet | grep -v '^\(goos\|goarch\|pkg\|cpu\|PASS\|ok\|BenchmarkActivation\)'
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -144,7 +144,9 @@ func nativeActivation(b *testing.B, code []byte) func([]byte) (json.RawMessage, 
 	if err := x.Init(context.Background(), runtime.InitRequest{Name: "mobilenet", Code: code}); err != nil {
 		b.Fatal(err)
 	}
-	return func(value []byte) (json.RawMessage, error) { return x.Run(context.Background(), activationRequest(value)) }
+	return func(value []byte) (json.RawMessage, error) {
+		return x.Run(context.Background(), activationRequest(value))
+	}
 }
 
 func wasmActivation(b *testing.B, eng *wasm.Engine, code []byte) (func([]byte) (json.RawMessage, error), error) {

@@ -233,8 +233,12 @@ func TestActionNativeAndWasm(t *testing.T) {
 	results := map[string][]any{}
 	t.Run("native-purego", func(t *testing.T) { results["native"] = exercise(t, nativeRunner(t, dir), dir, true) })
 	inguest := []string{"nn_inguest"}
-	t.Run("wasm-command-inguest", func(t *testing.T) { results["command"] = exercise(t, wasmRunner(t, eng, false, inguest, dir), dir, false) })
-	t.Run("wasm-reactor-inguest", func(t *testing.T) { results["reactor"] = exercise(t, wasmRunner(t, eng, true, inguest, dir), dir, true) })
+	t.Run("wasm-command-inguest", func(t *testing.T) {
+		results["command"] = exercise(t, wasmRunner(t, eng, false, inguest, dir), dir, false)
+	})
+	t.Run("wasm-reactor-inguest", func(t *testing.T) {
+		results["reactor"] = exercise(t, wasmRunner(t, eng, true, inguest, dir), dir, true)
+	})
 	ref, _ := json.Marshal(results["native"])
 	for _, k := range []string{"command", "reactor"} {
 		got, _ := json.Marshal(results[k])
