@@ -266,3 +266,45 @@ func TestPackageStatusCodes(t *testing.T) {
 		{"packages no auth", "GET", api + "/packages", nil, "", 401, "The resource requires authentication"},
 	})
 }
+
+// systemKey is OpenWhisk's well-known key of namespace whisk.system.
+const systemKey = "789c46b1-71f6-4ed5-8c54-816aa4f8c502:abczO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
+
+// TestSharedPackages: a published package of another namespace is reached through a binding (and
+// as a sequence component); an unpublished one is refused with 403.
+func TestSharedPackages(t *testing.T) {
+	srv := startServer(t, newWasmHost(t), func(c *standalone.Config) {
+		c.Identities = []standalone.Identity{{Key: standalone.GuestKey, Namespace: "guest"}, {Key: systemKey, Namespace: "whisk.system"}}
+	})
+	sys := srv.URL() + "/api/v1/namespaces/whisk.system"
+	api := srv.URL() + "/api/v1/namespaces/_"
+	exec := map[string]any{"kind": "wasm:0.1", "code": wasmCode(t, "./actions/hello")}
+	key := standalone.GuestKey
+	runStatusCases(t, []statusCase{
+		{"shared package", "PUT", sys + "/packages/utils", map[string]any{"publish": true, "parameters": []any{map[string]any{"key": "name", "value": "system"}}}, systemKey, 200, `"publish":true`},
+		{"private package", "PUT", sys + "/packages/private", map[string]any{}, systemKey, 200, `"publish":false`},
+		{"shared action", "PUT", sys + "/actions/utils/hello", map[string]any{"exec": exec}, systemKey, 200, `"namespace":"whisk.system/utils"`},
+		{"private action", "PUT", sys + "/actions/private/hello", map[string]any{"exec": exec}, systemKey, 200, `"namespace":"whisk.system/private"`},
+		{"bind shared", "PUT", api + "/packages/myutils", map[string]any{"binding": map[string]any{"namespace": "whisk.system", "name": "utils"}}, key, 200, `"binding":{"namespace":"whisk.system","name":"utils"}`},
+		{"bind private", "PUT", api + "/packages/mine", map[string]any{"binding": map[string]any{"namespace": "whisk.system", "name": "private"}}, key, 403, "is not authorized to access 'whisk.system/private'."},
+		{"invoke through binding", "POST", api + "/actions/myutils/hello?blocking=true&result=true", nil, key, 200, `"greeting":"Hello, system!"`},
+		{"get shared package", "GET", api + "/packages/myutils", nil, key, 200, `"actions":[{"name":"hello"`},
+		{"list through binding", "GET", api + "/actions/myutils/", nil, key, 200, `"namespace":"whisk.system/utils"`},
+		{"sequence of shared", "PUT", api + "/actions/s", map[string]any{"exec": map[string]any{"kind": "sequence", "components": []string{"/whisk.system/utils/hello"}}}, key, 200, `"components":["/whisk.system/utils/hello"]`},
+		{"sequence of private", "PUT", api + "/actions/s2", map[string]any{"exec": map[string]any{"kind": "sequence", "components": []string{"/whisk.system/private/hello", "/whisk.system/hello"}}}, key, 403, "is not authorized to access 'whisk.system/hello, whisk.system/private/hello'."},
+		{"invoke sequence", "POST", api + "/actions/s?blocking=true&result=true", nil, key, 200, `"greeting":"Hello, system!"`},
+		{"direct access", "GET", sys + "/packages/utils", nil, key, 403, "is not authorized to access 'whisk.system/utils'."},
+	})
+	// The record is the invoker's, with the executed action's path and the binding.
+	status, _, body := call(t, "GET", api+"/activations?name=myutils/hello&docs=true", nil, key)
+	recs := decodeList(t, body)
+	if status != 200 || len(recs) != 1 || recs[0].Namespace != "guest" {
+		t.Fatalf("records through the shared binding: %d %s", status, body)
+	}
+	if p := annotationString(recs[0], "path"); p != "whisk.system/utils/hello" {
+		t.Errorf("path %q", p)
+	}
+	if b := annotationString(recs[0], "binding"); b != "guest/myutils" {
+		t.Errorf("binding %q", b)
+	}
+}
