@@ -146,8 +146,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
+// errorBody is OpenWhisk's ErrorResponse, its fields in OpenWhisk's order.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
 func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg, "code": transID(r)})
+	writeJSON(w, status, errorBody{Error: msg, Code: transID(r)})
 }
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {

@@ -186,7 +186,7 @@ func writeJSONString(buf *bytes.Buffer, s string) {
 
 // webError answers a web request with {"error", "code"}, pretty-printed.
 func webError(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	raw, _ := json.Marshal(map[string]string{"error": msg, "code": transID(r)})
+	raw, _ := json.Marshal(errorBody{Error: msg, Code: transID(r)})
 	b, _ := prettyJSON(raw)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))

@@ -191,7 +191,7 @@ func TestWebActions(t *testing.T) {
 			}
 			if status >= 400 && status != 405 && status != 418 && !strings.Contains(tc.name, "too short") {
 				var e struct{ Error, Code string }
-				if json.Unmarshal(body, &e) != nil || e.Error == "" || e.Code == "" || !bytes.Contains(body, []byte("{\n  \"")) {
+				if json.Unmarshal(body, &e) != nil || e.Error == "" || e.Code == "" || !bytes.HasPrefix(body, []byte("{\n  \"error\": ")) {
 					t.Errorf("web error body is not a pretty-printed {error, code}: %q", body)
 				}
 			}
