@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -427,7 +428,7 @@ func TestWasiNNMobileNet(t *testing.T) {
 		for i := range in {
 			in[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 		}
-		native, err := c.ClassifyTensor(in, 5)
+		native, err := c.ClassifyTensor(context.Background(), in, 5)
 		if err != nil {
 			t.Fatal(err)
 		}
