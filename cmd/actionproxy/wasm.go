@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/runtime"
@@ -16,6 +18,8 @@ type wasmOptions struct {
 	cacheDir     string
 	noCache      bool
 	freshReactor bool
+	nn           bool
+	nnModels     string
 }
 
 func registerWasmFlags(fs *flag.FlagSet) *wasmOptions {
@@ -25,6 +29,12 @@ func registerWasmFlags(fs *flag.FlagSet) *wasmOptions {
 	fs.StringVar(&o.cacheDir, "wasm-cache", "", "wasm: directory of compiled modules (default under $TMPDIR)")
 	fs.BoolVar(&o.noCache, "wasm-no-cache", false, "wasm: compile at every /init, never use the module cache")
 	fs.BoolVar(&o.freshReactor, "wasm-fresh-reactor", false, "wasm: give reactor modules a fresh instance per activation (no state between runs)")
+	nnDefault := true
+	if v, err := strconv.ParseBool(os.Getenv("WASMWHISK_WASM_NN")); err == nil {
+		nnDefault = v
+	}
+	fs.BoolVar(&o.nn, "wasm-nn", nnDefault, "wasm: provide wasi-nn (import module wasi_ephemeral_nn); with -wasm-nn=false a module importing it is refused at /init (env WASMWHISK_WASM_NN)")
+	fs.StringVar(&o.nnModels, "wasm-nn-models", os.Getenv("WASMWHISK_WASM_NN_MODELS"), "wasm: `DIR` of .onnx models every action may load by name with wasi-nn (file name without .onnx; env WASMWHISK_WASM_NN_MODELS)")
 	return o
 }
 
@@ -46,7 +56,10 @@ func newWasmExecutor(o *wasmOptions) (runtime.Executor, error) {
 	if o.memoryMiB <= 0 {
 		return nil, fmt.Errorf("-wasm-memory must be positive, got %d", o.memoryMiB)
 	}
-	engine, err := wasm.NewEngine(wasm.EngineConfig{CacheDir: o.cacheDir, DisableCache: o.noCache})
+	if !o.nn && o.nnModels != "" {
+		return nil, fmt.Errorf("-wasm-nn-models needs wasi-nn, but -wasm-nn=false")
+	}
+	engine, err := wasm.NewEngine(wasm.EngineConfig{CacheDir: o.cacheDir, DisableCache: o.noCache, DisableWasiNN: !o.nn, ModelDir: o.nnModels})
 	if err != nil {
 		return nil, fmt.Errorf("wasm engine: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/runtime/wasm"
 	"github.com/wasmwhisk/wasmwhisk/standalone"
 	"github.com/wasmwhisk/wasmwhisk/standalone/docker"
 	"github.com/wasmwhisk/wasmwhisk/standalone/process"
@@ -40,6 +41,8 @@ func standaloneCmd(args []string) error {
 	blocking := fs.Duration("blocking-timeout", 60*time.Second, "longest wait of a blocking invoke before 202")
 	noSync := fs.Bool("nosync", false, "skip fsync on database commits (faster; survives a crash of this process, not of the machine)")
 	verbose := fs.Bool("v", false, "debug logging")
+	nnOn := fs.Bool("wasm-nn", true, "wasmhost: provide wasi-nn (wasi_ephemeral_nn) to wasm:0.1 actions")
+	nnModels := fs.String("wasm-nn-models", "", "wasmhost: `DIR` of .onnx models every wasm:0.1 action may load by name with wasi-nn")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,6 +66,9 @@ func standaloneCmd(args []string) error {
 			name = "docker"
 		}
 	}
+	if name != "wasmhost" && (*nnModels != "" || !*nnOn) {
+		return fmt.Errorf("-wasm-nn and -wasm-nn-models configure the wasmhost backend, not %s", name)
+	}
 	var backend standalone.Backend
 	switch name {
 	case "docker":
@@ -77,7 +83,7 @@ func standaloneCmd(args []string) error {
 		}
 		backend, err = process.New(process.Config{ProxyBinary: bin})
 	case "wasmhost":
-		backend, err = wasmhost.New(wasmhost.Config{})
+		backend, err = wasmhost.New(wasmhost.Config{EngineConfig: wasm.EngineConfig{DisableWasiNN: !*nnOn, ModelDir: *nnModels}})
 	default:
 		return fmt.Errorf("unknown -backend %q: want docker, process or wasmhost", name)
 	}

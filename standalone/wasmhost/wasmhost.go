@@ -24,8 +24,11 @@ import (
 
 // Config configures the backend. The zero value is usable.
 type Config struct {
-	// Engine is the wasmtime engine to share; nil makes one (closed with the backend).
+	// Engine is the wasmtime engine to share; nil makes one from EngineConfig (closed with the
+	// backend).
 	Engine *wasm.Engine
+	// EngineConfig configures the engine made when Engine is nil (wasi-nn, its model directory).
+	EngineConfig wasm.EngineConfig
 	// WorkDir is where executors unpack actions (default os.TempDir()).
 	WorkDir string
 }
@@ -44,7 +47,7 @@ type Backend struct {
 func New(cfg Config) (*Backend, error) {
 	b := &Backend{eng: cfg.Engine, workDir: cfg.WorkDir}
 	if b.eng == nil {
-		eng, err := wasm.NewEngine(wasm.EngineConfig{})
+		eng, err := wasm.NewEngine(cfg.EngineConfig)
 		if err != nil {
 			return nil, fmt.Errorf("wasmhost: %w", err)
 		}
