@@ -369,7 +369,7 @@ func (s *Server) buildExec(e *execPut) (Exec, *httpError) {
 	if code != nil {
 		out.Binary = isBinaryCode(*code)
 	}
-	return out, nil
+	return out, checkCode(out)
 }
 
 // applyLimits sets each given limit after checking it (SPEC §4.3).

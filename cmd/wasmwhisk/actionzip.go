@@ -14,12 +14,17 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
 
-// Names the wasm:0.1 runtime looks for first in an action zip (runtime/wasm, docs/wasm-abi.md).
+// Names the runtimes look for first in an action zip: the wasm:0.1 runtime's module
+// (runtime/wasm, docs/wasm-abi.md) and the native actionloop executable (runtime/native, as
+// OpenWhisk's dockerskeleton and openwhisk-runtime-go name it).
 const (
 	zipModuleName      = "main.wasm"
 	zipPrecompiledName = "main.cwasm"
+	zipExecName        = "exec"
 )
 
 // maxExecBytes is OpenWhisk's limit on an action's exec (code included, base64-encoded by the
@@ -29,10 +34,12 @@ const maxExecBytes = 48 << 20
 // zipEpoch is the modification time of every entry, so the same inputs give the same zip.
 var zipEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// actionZipCmd implements `wasmwhisk action zip`: it packs a wasm module (or a module precompiled
-// by wasmwhisk-compile) and optional data files into the zip that `wsk action create NAME
-// out.zip --kind wasm:0.1` uploads. The wsk CLI base64-encodes only .zip (and .jar) files, so a
-// raw .wasm would be sent as corrupted text (SPEC §4.7); zipped, it reaches /init as binary.
+// actionZipCmd implements `wasmwhisk action zip`: it packs an action's binary — a wasm module, a
+// module precompiled by wasmwhisk-compile, or a native actionloop executable, told apart by their
+// bytes — and optional data files into the zip that `wsk action create NAME out.zip --kind KIND`
+// uploads. The wsk CLI base64-encodes only .zip, .jar and .balx files and sends any other file as
+// text (apache/openwhisk-cli commands/action.go, getExec), which corrupts a binary; zipped, it
+// reaches /init intact.
 func actionZipCmd(args []string) error {
 	if len(args) > 0 && args[0] == "zip" {
 		args = args[1:]
@@ -40,10 +47,12 @@ func actionZipCmd(args []string) error {
 	fs := flag.NewFlagSet("action zip", flag.ContinueOnError)
 	out := fs.String("o", "", "output zip (default: the module's name with .zip)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: wasmwhisk action zip [-o out.zip] module.wasm|module.cwasm [file|dir ...]")
-		fmt.Fprintln(fs.Output(), "\nThe module is stored as main.wasm (main.cwasm when precompiled by wasmwhisk-compile);")
-		fmt.Fprintln(fs.Output(), "files keep their base name, directories their name and inner paths. The action sees them")
-		fmt.Fprintln(fs.Output(), "read-only under /action. Upload with: wsk action create NAME out.zip --kind wasm:0.1")
+		fmt.Fprintln(fs.Output(), "usage: wasmwhisk action zip [-o out.zip] module.wasm|module.cwasm|executable [file|dir ...]")
+		fmt.Fprintln(fs.Output(), "\nThe first file is recognised by its bytes: a WebAssembly module is stored as main.wasm, one")
+		fmt.Fprintln(fs.Output(), "precompiled by wasmwhisk-compile as main.cwasm (both kind wasm:0.1; the action sees the other")
+		fmt.Fprintln(fs.Output(), "files read-only under /action), a native executable as exec (kind native:0.1; the other files")
+		fmt.Fprintln(fs.Output(), "beside it). Files keep their base name, directories their name and inner paths.")
+		fmt.Fprintln(fs.Output(), "Upload with: wsk action create NAME out.zip --kind wasm:0.1 (or native:0.1)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -51,7 +60,7 @@ func actionZipCmd(args []string) error {
 	}
 	if fs.NArg() < 1 {
 		fs.Usage()
-		return errors.New("a module is required")
+		return errors.New("a module or an executable is required")
 	}
 	modulePath := fs.Arg(0)
 	if *out == "" {
@@ -61,9 +70,9 @@ func actionZipCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	entries, err := collectZipEntries(module, fs.Args()[1:])
+	entries, kind, err := collectZipEntries(module, fs.Args()[1:])
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", modulePath, err)
 	}
 	var buf bytes.Buffer
 	if err := writeActionZip(&buf, entries); err != nil {
@@ -77,7 +86,7 @@ func actionZipCmd(args []string) error {
 	if b64 > maxExecBytes {
 		fmt.Fprintf(os.Stderr, "warning: base64 size %d exceeds OpenWhisk's 48 MB exec limit; the controller will reject it (413)\n", b64)
 	}
-	fmt.Fprintf(os.Stderr, "upload: wsk action create NAME %s --kind wasm:0.1\n", *out)
+	fmt.Fprintf(os.Stderr, "upload: wsk action create NAME %s --kind %s\n", *out, kind)
 	return nil
 }
 
@@ -87,17 +96,33 @@ type zipEntry struct {
 	data []byte
 }
 
-// collectZipEntries names the module by its magic bytes and gathers the data files: a file keeps
-// its base name, a directory its own name and the paths below it. The module comes first.
-func collectZipEntries(module []byte, dataPaths []string) ([]zipEntry, error) {
-	var moduleName string
-	switch {
-	case bytes.HasPrefix(module, []byte("\x00asm")):
-		moduleName = zipModuleName
-	case bytes.HasPrefix(module, []byte("\x7fELF")):
-		moduleName = zipPrecompiledName
-	default:
-		return nil, errors.New("the module is neither a WebAssembly module (\\0asm) nor a module precompiled by wasmwhisk-compile (ELF)")
+// binaryEntry names an action's binary in the zip by its bytes and says the kind that runs it.
+func binaryEntry(b []byte) (name, kind string, err error) {
+	switch archive.Detect(b) {
+	case archive.Wasm:
+		return zipModuleName, "wasm:0.1", nil
+	case archive.ELF:
+		switch archive.ClassifyELF(b) {
+		case archive.Precompiled:
+			return zipPrecompiledName, "wasm:0.1", nil
+		case archive.Executable:
+			return zipExecName, "native:0.1", nil
+		}
+		return "", "", fmt.Errorf("it is an %v; want a WebAssembly module, one precompiled by wasmwhisk-compile, or an executable", archive.ClassifyELF(b))
+	case archive.WasmText:
+		return "", "", errors.New("it is WebAssembly text, which needs no zip: wsk sends it intact (wsk action create NAME FILE.wat --kind wasm:0.1)")
+	case archive.Zip:
+		return "", "", errors.New("it is a zip already: upload it as it is")
+	}
+	return "", "", errors.New("it is neither a WebAssembly module (\\0asm), a module precompiled by wasmwhisk-compile, nor an ELF executable")
+}
+
+// collectZipEntries names the action's binary by its bytes and gathers the data files: a file
+// keeps its base name, a directory its own name and the paths below it. The binary comes first.
+func collectZipEntries(module []byte, dataPaths []string) ([]zipEntry, string, error) {
+	moduleName, kind, err := binaryEntry(module)
+	if err != nil {
+		return nil, "", err
 	}
 	entries := []zipEntry{{name: moduleName, data: module}}
 	seen := map[string]string{moduleName: "the module"}
@@ -116,11 +141,11 @@ func collectZipEntries(module []byte, dataPaths []string) ([]zipEntry, error) {
 	for _, p := range dataPaths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if !st.IsDir() {
 			if err := add(filepath.Base(p), p); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			continue
 		}
@@ -145,11 +170,11 @@ func collectZipEntries(module []byte, dataPaths []string) ([]zipEntry, error) {
 			return add(path.Join(base, filepath.ToSlash(rel)), file)
 		})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	sort.SliceStable(entries[1:], func(i, j int) bool { return entries[1+i].name < entries[1+j].name })
-	return entries, nil
+	return entries, kind, nil
 }
 
 // writeActionZip writes entries as a deflated zip with fixed times and modes, so that the same
@@ -159,6 +184,9 @@ func writeActionZip(w io.Writer, entries []zipEntry) error {
 	for _, e := range entries {
 		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate, Modified: zipEpoch}
 		h.SetMode(0o644)
+		if e.name == zipExecName {
+			h.SetMode(0o755)
+		}
 		f, err := zw.CreateHeader(h)
 		if err != nil {
 			return fmt.Errorf("zip %s: %w", e.name, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasmwhisk/wasmwhisk/internal/conformance"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
+	"github.com/wasmwhisk/wasmwhisk/runtime/wasm"
 )
 
 func zipNames(t *testing.T, file string) map[string]string {
@@ -48,8 +49,16 @@ func TestActionZip(t *testing.T) {
 		return p
 	}
 	wasmMod := write("act.wasm", "\x00asm\x01\x00\x00\x00")
-	cwasm := write("act.cwasm", "\x7fELF precompiled")
+	precompiled := precompiledHello(t)
+	cwasm := write("act.cwasm", string(precompiled))
+	exe, err := os.ReadFile(testbuild.MustBuild(t, testbuild.Target{Pkg: "./actions/hello"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	native := write("hello", string(exe))
 	notWasm := write("act.txt", "hello")
+	watText := write("act.wat", "(module)")
+	object := write("act.o", "\x7fELF\x02\x01\x01\x00"+strings.Repeat("\x00", 8)+"\x01\x00"+strings.Repeat("\x00", 46))
 	labels := write("data/labels.txt", "cat\ndog\n")
 	write("data/models/m.onnx", "onnx")
 	other := write("other/labels.txt", "clash")
@@ -65,9 +74,12 @@ func TestActionZip(t *testing.T) {
 			map[string]string{"main.wasm": "\x00asm\x01\x00\x00\x00", "labels.txt": "cat\ndog\n", "models/m.onnx": "onnx"}, ""},
 		{"directory keeps its name", []string{"-o", filepath.Join(dir, "y.zip"), wasmMod, filepath.Join(dir, "data")},
 			map[string]string{"main.wasm": "\x00asm\x01\x00\x00\x00", "data/labels.txt": "cat\ndog\n", "data/models/m.onnx": "onnx"}, ""},
-		{"precompiled module", []string{"-o", filepath.Join(dir, "c.zip"), cwasm}, map[string]string{"main.cwasm": "\x7fELF precompiled"}, ""},
+		{"precompiled module", []string{"-o", filepath.Join(dir, "c.zip"), cwasm}, map[string]string{"main.cwasm": string(precompiled)}, ""},
+		{"native executable", []string{"-o", filepath.Join(dir, "e.zip"), native, labels}, map[string]string{"exec": string(exe), "labels.txt": "cat\ndog\n"}, ""},
 		{"not a module", []string{"-o", filepath.Join(dir, "n.zip"), notWasm}, nil, "neither a WebAssembly module"},
-		{"no module", []string{"-o", filepath.Join(dir, "n.zip")}, nil, "a module is required"},
+		{"WebAssembly text", []string{"-o", filepath.Join(dir, "n.zip"), watText}, nil, "WebAssembly text, which needs no zip"},
+		{"ELF object file", []string{"-o", filepath.Join(dir, "n.zip"), object}, nil, "neither an executable nor a precompiled module"},
+		{"no module", []string{"-o", filepath.Join(dir, "n.zip")}, nil, "a module or an executable is required"},
 		{"missing module", []string{filepath.Join(dir, "absent.wasm")}, nil, "no such file"},
 		{"missing data file", []string{"-o", filepath.Join(dir, "n.zip"), wasmMod, filepath.Join(dir, "absent.txt")}, nil, "no such file"},
 		{"two files with one name", []string{"-o", filepath.Join(dir, "n.zip"), wasmMod, labels, other}, nil, "would both be labels.txt"},
@@ -118,6 +130,26 @@ func TestActionZip(t *testing.T) {
 	}
 }
 
+// precompiledHello is the hello action precompiled by this build's wasmtime, as
+// wasmwhisk-compile writes it.
+func precompiledHello(t *testing.T) []byte {
+	t.Helper()
+	module, err := os.ReadFile(testbuild.MustBuild(t, testbuild.Target{Pkg: "./actions/hello", WASM: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := wasm.NewEngine(wasm.EngineConfig{DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	b, err := eng.Precompile(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestActionZipRunsOnTheRuntime uploads a zipped hello action to the real wasm runtime the way
 // the wsk CLI does (base64 of the zip file) and runs it.
 func TestActionZipRunsOnTheRuntime(t *testing.T) {
@@ -147,5 +179,23 @@ func TestActionZipRunsOnTheRuntime(t *testing.T) {
 	}
 	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &res) != nil || res.Greeting != "Hello, zip!" {
 		t.Fatalf("run: %d %s", r.Status, r.Body)
+	}
+
+	// The native build of the same action, zipped as exec, runs on the native runtime.
+	exe := testbuild.MustBuild(t, testbuild.Target{Pkg: "./actions/hello"})
+	nativeZip := filepath.Join(dir, "hello-native.zip")
+	if err := actionZipCmd([]string{"-o", nativeZip, exe}); err != nil {
+		t.Fatal(err)
+	}
+	if zipBytes, err = os.ReadFile(nativeZip); err != nil {
+		t.Fatal(err)
+	}
+	cl = conformance.NewClient(t, conformance.StartProcess(t, proxy, []string{"-executor", "native"}, nil))
+	if r := cl.Init(conformance.B64(zipBytes), "main", nil); r.Status != http.StatusOK {
+		t.Fatalf("native init: %d %s", r.Status, r.Body)
+	}
+	r = cl.Run(map[string]any{"name": "native zip"}, nil)
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &res) != nil || res.Greeting != "Hello, native zip!" {
+		t.Fatalf("native run: %d %s", r.Status, r.Body)
 	}
 }
