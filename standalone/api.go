@@ -413,7 +413,9 @@ func (s *Server) applyLimits(l *Limits, given map[string]any) *httpError {
 	return nil
 }
 
-func defaultLimits() Limits { return Limits{Timeout: 60000, Memory: 256, Logs: 10, Concurrency: 1} }
+func defaultLimits() Limits {
+	return Limits{Timeout: 60000, Memory: DefaultActionMemoryMB, Logs: 10, Concurrency: 1}
+}
 
 func (s *Server) handlePutAction(w http.ResponseWriter, r *http.Request, userNS string) {
 	pkg, name := actionVars(r)

@@ -14,3 +14,16 @@ const (
 	// (`wsk action create NAME --sequence a,b`).
 	KindSequence = "sequence"
 )
+
+// DefaultActionMemoryMB is OpenWhisk's default limits.memory (SPEC §5.4, 256 MB): an action
+// created without a memory limit gets it.
+const DefaultActionMemoryMB = 256
+
+// DefaultStemCells are the prewarmed containers `wasmwhisk standalone` keeps unless told
+// otherwise: two wasm:0.1 containers of the default action memory, as OpenWhisk's
+// ansible/files/runtimes.json keeps two of its default kind (nodejs) at 256 MB. A stem cell
+// serves only actions of exactly its kind and memory, so a smaller default would never match an
+// action created without limits.
+func DefaultStemCells() []StemCell {
+	return []StemCell{{Kind: KindWasm, MemoryMB: DefaultActionMemoryMB, Count: 2}}
+}

@@ -36,7 +36,7 @@ func standaloneCmd(args []string) error {
 	cacheVolume := fs.String("wasm-cache-volume", "wasmwhisk-modcache", "docker: named volume shared by wasm:0.1 containers as their compiled-module cache (\"\" for none: every cold start compiles)")
 	pauseGrace := fs.Duration("pause-grace", 10*time.Second, "idle time before a warm container is paused")
 	idleTimeout := fs.Duration("idle-timeout", 10*time.Minute, "time a paused container is kept before removal")
-	prewarm := fs.String("prewarm", "wasm:0.1:128:2", "stem cells as kind:memoryMB:count, comma separated (\"\" for none)")
+	prewarm := fs.String("prewarm", formatStemCells(standalone.DefaultStemCells()), "stem cells as kind:memoryMB:count, comma separated (\"\" for none); a stem cell serves actions of exactly its kind and memory")
 	maxConc := fs.Int("max-concurrency", 1, "largest limits.concurrency accepted")
 	blocking := fs.Duration("blocking-timeout", 60*time.Second, "longest wait of a blocking invoke before 202")
 	noSync := fs.Bool("nosync", false, "skip fsync on database commits (faster; survives a crash of this process, not of the machine)")
@@ -121,6 +121,15 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// formatStemCells writes stem cells as -prewarm reads them.
+func formatStemCells(cells []standalone.StemCell) string {
+	items := make([]string, len(cells))
+	for i, c := range cells {
+		items[i] = fmt.Sprintf("%s:%d:%d", c.Kind, c.MemoryMB, c.Count)
+	}
+	return strings.Join(items, ",")
+}
 
 // parseStemCells reads "kind:memory:count,..." where kind itself contains a colon (wasm:0.1).
 func parseStemCells(s string) ([]standalone.StemCell, error) {

@@ -49,3 +49,24 @@ func TestStandaloneDockerLogAttribution(t *testing.T) {
 		})
 	}
 }
+
+// TestStandaloneDockerStemCells: with the default stem cells an action created without limits
+// starts in a prewarmed container (standalone's TestDefaultStemCellsServeDefaultActions covers
+// the other backends).
+func TestStandaloneDockerStemCells(t *testing.T) {
+	e := startE2E(t, standalone.PoolConfig{StemCells: standalone.DefaultStemCells(), PauseGrace: time.Minute})
+	deadline := time.Now().Add(time.Minute)
+	for e.srv.PoolStats().Prewarmed < standalone.DefaultStemCells()[0].Count {
+		if time.Now().After(deadline) {
+			t.Fatalf("stem cells not ready: %+v", e.srv.PoolStats())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.create("default", map[string]any{"kind": "wasm:0.1", "code": codeOf(t, testbuild.Target{Pkg: "./actions/hello", WASM: true, Reactor: true})})
+	for _, want := range []string{"prewarmed", "warm"} {
+		_, rec := e.invoke("default", map[string]any{"name": want})
+		if got, _ := rec.annotation(standalone.AnnotationContainerState); got != want || rec.Response.Status != "success" {
+			t.Fatalf("container state %q, want %q: %+v", got, want, rec)
+		}
+	}
+}
