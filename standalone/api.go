@@ -711,12 +711,12 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request, ns string)
 		action: a, namespace: id.Namespace, subject: id.Subject, apiKey: id.Key,
 		activationID: newID(), transID: transID(r), t0: t0, value: value, binding: binding,
 	}
-	w.Header().Set("x-openwhisk-activation-id", inv.activationID)
-	done, ok := s.startActivation(inv)
+	done, ok := s.startActivation(inv, !blocking)
 	if !ok {
 		writeError(w, r, http.StatusServiceUnavailable, msgUnavailable)
 		return
 	}
+	w.Header().Set("x-openwhisk-activation-id", inv.activationID)
 	accepted := map[string]string{"activationId": inv.activationID}
 	if !blocking {
 		writeJSON(w, http.StatusAccepted, accepted)
@@ -728,6 +728,9 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request, ns string)
 	case rec := <-done:
 		writeActivationResult(w, rec, resultOnly)
 	case <-timer.C:
+		if err := s.store.SyncAccepted(); err != nil {
+			s.log.Error("accept activation", "activation", inv.activationID, "err", err)
+		}
 		writeJSON(w, http.StatusAccepted, accepted)
 	case <-r.Context().Done():
 	}

@@ -135,6 +135,10 @@ func (iv *invoker) invoke(ctx context.Context, inv *invocation) *Activation {
 	for attempt := 0; ; attempt++ {
 		r := iv.attempt(ctx, inv, spec, key)
 		if !r.retry || attempt >= 2 {
+			if ctx.Err() != nil && r.rec.Response.StatusCode >= StatusDeveloperError {
+				// ctx is the server's: it failed because the platform is stopping.
+				return stoppedRecord(r.rec)
+			}
 			return r.rec
 		}
 	}

@@ -15,6 +15,10 @@ const (
 	msgLogsCollectFailed  = "There was an issue while collecting your logs. Data might be missing."
 	msgLogsDeveloperError = "The action did not initialize or run as expected. Log data might be missing."
 	msgLogsTruncated      = "Logs were truncated because the total bytes size exceeds the limit of %d bytes."
+	// msgPlatformStopped follows the form of OpenWhisk's scheduler for activations it gives up
+	// (QueueManager: "The activation has not been processed: …"); OpenWhisk has no record for an
+	// activation lost with its invoker.
+	msgPlatformStopped = "The activation has not been processed: the platform stopped before the activation finished."
 
 	msgAuthMissing      = "The resource requires authentication, which was not supplied with the request"
 	msgAuthInvalid      = "The supplied authentication is invalid"

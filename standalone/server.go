@@ -41,7 +41,7 @@ type LimitsConfig struct {
 type Config struct {
 	// Listen is the address to serve on (default "127.0.0.1:3233"; use "127.0.0.1:0" in tests).
 	Listen string
-	// DataDir holds the database.
+	// DataDir holds the store (made private to the user: mode 0700).
 	DataDir string
 	// NoSync skips fsync on database commits (records survive a crash of this process, not of
 	// the machine).
@@ -57,6 +57,8 @@ type Config struct {
 	// SentinelledImages are blackbox image prefixes whose proxies write log sentinels (OpenWhisk's
 	// manifest "blackboxes"; default "wasmwhisk/").
 	SentinelledImages []string
+	// Retention bounds the activation records kept (zero fields: the defaults).
+	Retention Retention
 	// Pool sizes the container pool.
 	Pool PoolConfig
 	// Limits bounds action limits.
@@ -135,7 +137,7 @@ func New(cfg Config) (*Server, error) {
 	for _, rt := range cfg.Runtimes {
 		s.runtimes[rt.Kind] = rt
 	}
-	store, err := OpenStore(cfg.DataDir, cfg.NoSync)
+	store, err := OpenStore(cfg.DataDir, StoreOptions{NoSync: cfg.NoSync, Retention: cfg.Retention, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -302,7 +302,7 @@ func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
 	if a.Exec.Kind != KindSequence {
 		inv.value = mergeInput(a, args)
 	}
-	done, ok := s.startActivation(inv)
+	done, ok := s.startActivation(inv, false)
 	if !ok {
 		webError(w, r, http.StatusServiceUnavailable, msgUnavailable)
 		return
@@ -314,6 +314,9 @@ func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
 	case rec := <-done:
 		writeWebResult(w, r, req.ext, rec)
 	case <-timer.C:
+		if err := s.store.SyncAccepted(); err != nil { // the client has the id now
+			s.log.Error("accept activation", "activation", inv.activationID, "err", err)
+		}
 		webError(w, r, http.StatusAccepted, msgResponseNotReady)
 	case <-r.Context().Done():
 	}
@@ -743,8 +746,10 @@ func statusCodeOf(raw json.RawMessage) (int, bool) {
 }
 
 // startActivation runs inv in the background under the server's lifetime and returns where its
-// record arrives; false when the server is closing.
-func (s *Server) startActivation(inv *invocation) (<-chan *Activation, bool) {
+// record arrives; false when the server is closing or cannot accept it durably. With durable the
+// acceptance survives a machine crash before this returns (a non-blocking invoke, whose client has
+// the id at once; see Store.Accept).
+func (s *Server) startActivation(inv *invocation, durable bool) (<-chan *Activation, bool) {
 	done := make(chan *Activation, 1)
 	s.mu.Lock()
 	if s.closed {
@@ -753,6 +758,14 @@ func (s *Server) startActivation(inv *invocation) (<-chan *Activation, bool) {
 	}
 	s.acts.Add(1)
 	s.mu.Unlock()
+	// Accepted means durable: the activation is journalled before the 202 or the blocking wait,
+	// so that a crash from here on still leaves it a record.
+	pending := pendingRecord(inv, s.inv.backend.Name())
+	if err := s.store.Accept(pending, activationListPath(pending), durable); err != nil {
+		s.acts.Done()
+		s.log.Error("accept activation", "activation", inv.activationID, "err", err)
+		return nil, false
+	}
 	go func() {
 		defer s.acts.Done()
 		done <- s.execute(s.ctx, inv, nil)

@@ -26,7 +26,7 @@ func standaloneCmd(args []string) error {
 	fs := flag.NewFlagSet("standalone", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:3233", "address of the OpenWhisk API")
 	home, _ := os.UserHomeDir()
-	dataDir := fs.String("data", filepath.Join(home, ".wasmwhisk", "standalone"), "directory of the database")
+	dataDir := fs.String("data", filepath.Join(home, ".wasmwhisk", "standalone"), "directory of the store (made private: mode 0700)")
 	backendName := fs.String("backend", "", "container backend: docker, process or wasmhost (default: docker when `docker info` works, else process)")
 	var auth multiFlag
 	fs.Var(&auth, "auth", "accepted API key UUID:KEY for namespace guest (repeatable; default the well-known guest key)")
@@ -40,6 +40,8 @@ func standaloneCmd(args []string) error {
 	maxConc := fs.Int("max-concurrency", 1, "largest limits.concurrency accepted")
 	blocking := fs.Duration("blocking-timeout", 60*time.Second, "longest wait of a blocking invoke before 202")
 	noSync := fs.Bool("nosync", false, "skip fsync on database commits (faster; survives a crash of this process, not of the machine)")
+	retentionAge := fs.Duration("retention-age", standalone.DefaultRecordMaxAge, "activation records older than this are deleted (<0: kept)")
+	retentionCount := fs.Int("retention-count", standalone.DefaultMaxRecords, "largest number of activation records kept; the oldest are deleted first (<0: no limit)")
 	verbose := fs.Bool("v", false, "debug logging")
 	nnOn := fs.Bool("wasm-nn", true, "wasmhost: provide wasi-nn (wasi_ephemeral_nn) to wasm:0.1 actions")
 	nnModels := fs.String("wasm-nn-models", "", "wasmhost: `DIR` of .onnx models every wasm:0.1 action may load by name with wasi-nn")
@@ -102,6 +104,7 @@ func standaloneCmd(args []string) error {
 		Pool:            standalone.PoolConfig{UserMemoryMB: *userMemory, PauseGrace: *pauseGrace, IdleTimeout: *idleTimeout, StemCells: stems},
 		Limits:          standalone.LimitsConfig{MaxConcurrency: *maxConc},
 		BlockingTimeout: *blocking, Logger: log,
+		Retention: standalone.Retention{MaxAge: *retentionAge, MaxRecords: *retentionCount},
 	})
 	if err != nil {
 		backend.Close()
