@@ -22,8 +22,12 @@ import (
 
 // BenchmarkColdInit measures /init of the MobileNet action as a new container would do it, with
 // the model shipped in the action zip (unpacked at /init) or embedded in the executable/module:
-// the native actionloop executable (process start + model load) and the wasm reactor (module
-// loaded from the compiled-module cache, instance made, model loaded). It reports the median.
+// the native actionloop executable (process start + model load) and the wasm reactors (module
+// loaded from the compiled-module cache, instance made, model loaded): in-guest (the guest
+// compiles the model), wasi-nn with a new engine per /init (a new runtime process: the host
+// compiles the graph, as for the first container of a new model) and wasi-nn on one engine (the
+// wasm host backend's many containers: the graph compiled once is shared, load_by_name is a
+// lookup). It reports the median.
 //
 //	go test -run '^$' -bench ColdInit -benchtime 10x ./actions/mobilenet
 func BenchmarkColdInit(b *testing.B) {
@@ -38,14 +42,17 @@ func BenchmarkColdInit(b *testing.B) {
 	prepareEmbedded(b, files)
 
 	reactor := readFile(b, testbuild.MustBuild(b, testbuild.Target{Pkg: "./actions/mobilenet", WASM: true, Reactor: true, Tags: []string{"nn_inguest"}}))
+	reactorNN := readFile(b, testbuild.MustBuild(b, testbuild.Target{Pkg: "./actions/mobilenet", WASM: true, Reactor: true}))
 	reactorEmbedded := readFile(b, testbuild.MustBuild(b, testbuild.Target{Pkg: "./actions/mobilenet", WASM: true, Reactor: true, Tags: []string{"nn_inguest", "embedmodel"}}))
 	exe := readFile(b, testbuild.MustBuild(b, testbuild.Target{Pkg: "./actions/mobilenet"}))
 	exeEmbedded := readFile(b, testbuild.MustBuild(b, testbuild.Target{Pkg: "./actions/mobilenet", Tags: []string{"embedmodel"}}))
 
 	b.Run("native/zip", func(b *testing.B) { benchNativeInit(b, zipOf(b, "exec", exe, files)) })
 	b.Run("native/embedded", func(b *testing.B) { benchNativeInit(b, exeEmbedded) })
-	b.Run("wasm-reactor/zip", func(b *testing.B) { benchWasmInit(b, zipOf(b, "main.wasm", reactor, files)) })
-	b.Run("wasm-reactor/embedded", func(b *testing.B) { benchWasmInit(b, reactorEmbedded) })
+	b.Run("wasm-reactor-inguest/zip", func(b *testing.B) { benchWasmInit(b, zipOf(b, "main.wasm", reactor, files), false) })
+	b.Run("wasm-reactor-inguest/embedded", func(b *testing.B) { benchWasmInit(b, reactorEmbedded, false) })
+	b.Run("wasm-reactor-wasinn/zip-new-engine", func(b *testing.B) { benchWasmInit(b, zipOf(b, "main.wasm", reactorNN, files), false) })
+	b.Run("wasm-reactor-wasinn/zip-shared-engine", func(b *testing.B) { benchWasmInit(b, zipOf(b, "main.wasm", reactorNN, files), true) })
 }
 
 func readFile(tb testing.TB, path string) []byte {
@@ -116,24 +123,28 @@ func benchNativeInit(b *testing.B, code []byte) {
 	reportMedian(b, d)
 }
 
-func benchWasmInit(b *testing.B, code []byte) {
+// benchWasmInit times /init of code on a wasm engine whose module cache the first /init filled:
+// a new engine per /init (a new runtime process), or one engine for all (shared).
+func benchWasmInit(b *testing.B, code []byte, shared bool) {
 	cache := b.TempDir()
 	// The first /init compiles and fills the cache, as the first cold start on a host does.
-	warm, err := wasm.NewEngine(wasm.EngineConfig{CacheDir: cache})
+	first, err := wasm.NewEngine(wasm.EngineConfig{CacheDir: cache})
 	if err != nil {
 		b.Fatal(err)
 	}
-	x := warm.NewExecutor(wasm.Config{MemoryLimit: 512 << 20, InitStdout: io.Discard, InitStderr: io.Discard})
+	defer first.Close()
+	x := first.NewExecutor(wasm.Config{MemoryLimit: 512 << 20, InitStdout: io.Discard, InitStderr: io.Discard})
 	if err := x.Init(context.Background(), runtime.InitRequest{Name: "mobilenet", Code: code}); err != nil {
 		b.Fatal(err)
 	}
 	x.Close()
-	warm.Close()
 	var d []time.Duration
 	for i := 0; i < b.N; i++ {
-		eng, err := wasm.NewEngine(wasm.EngineConfig{CacheDir: cache})
-		if err != nil {
-			b.Fatal(err)
+		eng := first
+		if !shared {
+			if eng, err = wasm.NewEngine(wasm.EngineConfig{CacheDir: cache}); err != nil {
+				b.Fatal(err)
+			}
 		}
 		x := eng.NewExecutor(wasm.Config{MemoryLimit: 512 << 20, InitStdout: io.Discard, InitStderr: io.Discard})
 		start := time.Now()
@@ -142,7 +153,9 @@ func benchWasmInit(b *testing.B, code []byte) {
 		}
 		d = append(d, time.Since(start))
 		x.Close()
-		eng.Close()
+		if !shared {
+			eng.Close()
+		}
 	}
 	reportMedian(b, d)
 }

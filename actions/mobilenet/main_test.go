@@ -45,8 +45,8 @@ func modelDir(t *testing.T) string {
 type runner func(t *testing.T, value string) map[string]any
 
 // nativeRunner starts the actionloop executable and returns a runner over its stdin/stdout.
-func nativeRunner(t *testing.T, dir string) runner {
-	bin := testbuild.MustBuild(t, testbuild.Target{Pkg: "./actions/mobilenet", Tags: []string{"purego"}})
+func nativeRunner(t *testing.T, tags []string, dir string) runner {
+	bin := testbuild.MustBuild(t, testbuild.Target{Pkg: "./actions/mobilenet", Tags: tags})
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), model.EnvDir+"="+dir)
 	stdin, err := cmd.StdinPipe()
@@ -220,9 +220,12 @@ func exercise(t *testing.T, run runner, dir string, full bool) []any {
 	return top
 }
 
-// TestActionNativeAndWasm runs the action built natively (pure Go) and as wasm command and
-// reactor modules under the project's wasmtime runtime; all must match onnxruntime's top-5 and
-// agree with each other bit for bit.
+// TestActionNativeAndWasm runs the action's builds: native (nn with its assembly kernels and in
+// pure Go), and as wasm command and reactor modules under the project's wasmtime runtime, with
+// inference by the host through wasi-nn and inside the guest (-tags nn_inguest). All must match
+// onnxruntime's top-5 and answer bad input alike; the wasi-nn builds run the host's native nn,
+// so their 1000 sample probabilities are the native build's bit for bit, and the in-guest
+// builds run pure Go, so theirs are the pure-Go build's.
 func TestActionNativeAndWasm(t *testing.T) {
 	dir := modelDir(t)
 	eng, err := wasm.NewEngine(wasm.EngineConfig{})
@@ -230,20 +233,33 @@ func TestActionNativeAndWasm(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	results := map[string][]any{}
-	t.Run("native-purego", func(t *testing.T) { results["native"] = exercise(t, nativeRunner(t, dir), dir, true) })
 	inguest := []string{"nn_inguest"}
-	t.Run("wasm-command-inguest", func(t *testing.T) {
-		results["command"] = exercise(t, wasmRunner(t, eng, false, inguest, dir), dir, false)
-	})
-	t.Run("wasm-reactor-inguest", func(t *testing.T) {
-		results["reactor"] = exercise(t, wasmRunner(t, eng, true, inguest, dir), dir, true)
-	})
-	ref, _ := json.Marshal(results["native"])
-	for _, k := range []string{"command", "reactor"} {
-		got, _ := json.Marshal(results[k])
-		if len(results[k]) != 1000 || !bytes.Equal(got, ref) {
-			t.Errorf("%s: the 1000 sample probabilities differ from the native pure-Go build's", k)
+	builds := []struct {
+		name string
+		run  func(t *testing.T) runner
+		full bool
+		same string // the build whose sample probabilities this one must equal
+	}{
+		{"native", func(t *testing.T) runner { return nativeRunner(t, nil, dir) }, true, ""},
+		{"native-purego", func(t *testing.T) runner { return nativeRunner(t, []string{"purego"}, dir) }, true, ""},
+		{"wasm-reactor-wasinn", func(t *testing.T) runner { return wasmRunner(t, eng, true, nil, dir) }, true, "native"},
+		{"wasm-command-wasinn", func(t *testing.T) runner { return wasmRunner(t, eng, false, nil, dir) }, true, "native"},
+		{"wasm-reactor-inguest", func(t *testing.T) runner { return wasmRunner(t, eng, true, inguest, dir) }, true, "native-purego"},
+		// The command ABI loads the model at every activation, which in the guest takes seconds.
+		{"wasm-command-inguest", func(t *testing.T) runner { return wasmRunner(t, eng, false, inguest, dir) }, false, "native-purego"},
+	}
+	results := map[string][]any{}
+	for _, b := range builds {
+		t.Run(b.name, func(t *testing.T) { results[b.name] = exercise(t, b.run(t), dir, b.full) })
+	}
+	for _, b := range builds {
+		if b.same == "" {
+			continue
+		}
+		got, _ := json.Marshal(results[b.name])
+		want, _ := json.Marshal(results[b.same])
+		if len(results[b.name]) != 1000 || !bytes.Equal(got, want) {
+			t.Errorf("%s: the 1000 sample probabilities differ from the %s build's", b.name, b.same)
 		}
 	}
 }

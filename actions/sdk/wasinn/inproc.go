@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/wasmwhisk/wasmwhisk/nn"
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
@@ -22,38 +21,28 @@ import (
 const Backend = "nn"
 
 // The in-process backend keeps wasi-nn's semantics (the same checks, the same error codes as the
-// host's wasi_ephemeral_nn), so that an action behaves the same on every build.
+// host's wasi_ephemeral_nn in runtime/wasinn), so that an action behaves the same on every build.
+// A graph is a compiled nn.Model (weights shared); an execution context is an nn.Session (its
+// buffers its own).
 
-type graph struct {
-	// mu serialises runs of the compiled model, whose buffers are its own.
-	mu      *sync.Mutex
-	m       *nn.Model
-	inputs  []tensorSpec
-	outputs []tensorSpec
-}
-
-// tensorSpec is a graph input's or output's static shape and element count.
-type tensorSpec struct {
-	name  string
-	shape []int
-	n     int
-}
+type graph struct{ m *nn.Model }
 
 type execContext struct{ *contextState }
 
 type contextState struct {
-	g       graph
-	inputs  [][]float32 // per input, nil until set
-	outputs [][]float32 // per output, after a compute
+	s        *nn.Session
+	set      []bool // per input, whether set_input gave it
+	computed bool
 }
 
 func load(builders [][]byte, enc Encoding, target Target) (graph, error) {
 	if enc != ONNX && enc != Autodetect {
-		return graph{}, InvalidEncoding
+		return graph{}, fmt.Errorf("%w: only ONNX graphs (encoding onnx or autodetect)", InvalidEncoding)
 	}
-	if target != CPU {
-		return graph{}, fmt.Errorf("%w: target %d (only cpu)", UnsupportedOperation, target)
+	if target > TPU {
+		return graph{}, fmt.Errorf("%w: %d is not an execution target", InvalidArgument, target)
 	}
+	// gpu and tpu run on the cpu, as the host does.
 	if len(builders) != 1 {
 		return graph{}, fmt.Errorf("%w: an ONNX graph is one builder, got %d", InvalidArgument, len(builders))
 	}
@@ -63,24 +52,9 @@ func load(builders [][]byte, enc Encoding, target Target) (graph, error) {
 func compile(data []byte) (graph, error) {
 	m, err := nn.Load(data)
 	if err != nil {
-		return graph{}, fmt.Errorf("%w: %v", InvalidArgument, err)
+		return graph{}, fmt.Errorf("%w: %v", RuntimeError, err)
 	}
-	g := graph{mu: new(sync.Mutex), m: m}
-	for _, in := range m.Inputs {
-		g.inputs = append(g.inputs, spec(in.Name, in.Shape))
-	}
-	for _, out := range m.Outputs {
-		g.outputs = append(g.outputs, spec(out.Name, out.Shape))
-	}
-	return g, nil
-}
-
-func spec(name string, shape []int) tensorSpec {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	return tensorSpec{name: name, shape: shape, n: n}
+	return graph{m}, nil
 }
 
 // modelDirs are where loadByName looks for <name>.onnx, in order: the action's files (the
@@ -124,37 +98,37 @@ func (g graph) newContext() (execContext, error) {
 	if g.m == nil {
 		return execContext{}, InvalidArgument
 	}
-	return execContext{&contextState{g: g, inputs: make([][]float32, len(g.inputs)), outputs: make([][]float32, len(g.outputs))}}, nil
+	return execContext{&contextState{s: g.m.NewSession(), set: make([]bool, len(g.m.Inputs))}}, nil
 }
 
 func (c execContext) setInput(index uint32, t Tensor) error {
 	if c.contextState == nil {
 		return InvalidArgument
 	}
-	if int64(index) >= int64(len(c.g.inputs)) {
-		return fmt.Errorf("%w: the graph has %d inputs", InvalidArgument, len(c.g.inputs))
+	m := c.s.Model()
+	if uint64(index) >= uint64(len(m.Inputs)) {
+		return fmt.Errorf("%w: the graph has %d inputs", InvalidArgument, len(m.Inputs))
 	}
-	want := c.g.inputs[index]
 	if t.Type != F32 {
 		return fmt.Errorf("%w: tensor type %d, the graph takes f32", InvalidArgument, t.Type)
 	}
-	if len(t.Dims) != len(want.shape) {
-		return fmt.Errorf("%w: dims %v, input %q is %v", InvalidArgument, t.Dims, want.name, want.shape)
+	want := m.InputShape(int(index))
+	dst := c.s.Input(int(index))
+	if dst == nil {
+		return fmt.Errorf("%w: input %d is not a float32 tensor", InvalidArgument, index)
 	}
-	for i, d := range t.Dims {
-		if int64(d) != int64(want.shape[i]) {
-			return fmt.Errorf("%w: dims %v, input %q is %v", InvalidArgument, t.Dims, want.name, want.shape)
-		}
+	same := len(t.Dims) == len(want)
+	for i := 0; same && i < len(want); i++ {
+		same = uint64(t.Dims[i]) == uint64(want[i])
 	}
-	if len(t.Data) != 4*want.n {
-		return fmt.Errorf("%w: %d data bytes, input %q takes %d", InvalidArgument, len(t.Data), want.name, 4*want.n)
+	if !same {
+		return fmt.Errorf("%w: dims %v, input %d is %v", InvalidArgument, t.Dims, index, want)
 	}
-	buf := c.inputs[index]
-	if buf == nil {
-		buf = make([]float32, want.n)
-		c.inputs[index] = buf
+	if len(t.Data) != 4*len(dst) {
+		return fmt.Errorf("%w: %d data bytes, input %d takes %d", InvalidArgument, len(t.Data), index, 4*len(dst))
 	}
-	copy(f32Bytes(buf), t.Data) // little-endian, as wasi-nn tensors are
+	copy(f32Bytes(dst), t.Data) // little-endian, as wasi-nn tensors are
+	c.set[index] = true
 	return nil
 }
 
@@ -162,25 +136,16 @@ func (c execContext) compute(ctx context.Context) error {
 	if c.contextState == nil {
 		return InvalidArgument
 	}
-	ins := make([]*nn.Tensor, len(c.inputs))
-	for i, x := range c.inputs {
-		if x == nil {
-			return fmt.Errorf("%w: input %d is not set", InvalidArgument, i)
+	for i, ok := range c.set {
+		if !ok {
+			return fmt.Errorf("%w: input %d was never set", RuntimeError, i)
 		}
-		ins[i] = &nn.Tensor{Shape: c.g.inputs[i].shape, Data: x}
 	}
-	c.g.mu.Lock()
-	outs, err := c.g.m.Run(ins...)
-	c.g.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("%w: %v", RuntimeError, err)
+	c.computed = false
+	if err := c.s.Run(ctx); err != nil {
+		return fmt.Errorf("%w: %w", RuntimeError, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w: %v", RuntimeError, err)
-	}
-	for i, o := range outs {
-		c.outputs[i] = o.Data
-	}
+	c.computed = true
 	return nil
 }
 
@@ -188,12 +153,16 @@ func (c execContext) getOutput(index uint32, out []byte) (int, error) {
 	if c.contextState == nil {
 		return 0, InvalidArgument
 	}
-	if int64(index) >= int64(len(c.outputs)) {
-		return 0, fmt.Errorf("%w: the graph has %d outputs", InvalidArgument, len(c.outputs))
+	m := c.s.Model()
+	if uint64(index) >= uint64(len(m.Outputs)) {
+		return 0, fmt.Errorf("%w: the graph has %d outputs", InvalidArgument, len(m.Outputs))
 	}
-	o := c.outputs[index]
+	if !c.computed {
+		return 0, fmt.Errorf("%w: no compute has succeeded yet", RuntimeError)
+	}
+	o := c.s.Output(int(index))
 	if o == nil {
-		return 0, fmt.Errorf("%w: no compute yet", InvalidArgument)
+		return 0, fmt.Errorf("%w: output %d is not a float32 tensor", InvalidArgument, index)
 	}
 	if len(out) < 4*len(o) {
 		return 0, fmt.Errorf("%w: output %d is %d bytes, the buffer %d", TooLarge, index, 4*len(o), len(out))

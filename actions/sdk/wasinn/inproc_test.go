@@ -132,9 +132,9 @@ func TestInProcess(t *testing.T) {
 		{"empty name", second(LoadByName("")), NotFound},
 		{"tensorflow", second(Load([][]byte{{1}}, TensorFlow, CPU)), InvalidEncoding},
 		{"openvino", second(Load([][]byte{{1}, {2}}, OpenVINO, CPU)), InvalidEncoding},
-		{"gpu", second(Load([][]byte{{1}}, ONNX, GPU)), UnsupportedOperation},
+		{"not a target", second(Load([][]byte{{1}}, ONNX, TPU+1)), InvalidArgument},
 		{"no builder", second(Load(nil, ONNX, CPU)), InvalidArgument},
-		{"not a model", second(Load([][]byte{[]byte("hello")}, ONNX, CPU)), InvalidArgument},
+		{"not a model", second(Load([][]byte{[]byte("hello")}, ONNX, CPU)), RuntimeError},
 		{"input index", a.SetInput(1, TensorF32(inputDims, x)), InvalidArgument},
 		{"input type", a.SetInput(0, Tensor{Dims: inputDims, Type: U8, Data: make([]byte, 3*224*224)}), InvalidArgument},
 		{"input dims", a.SetInput(0, TensorF32([]uint32{1, 3, 224, 225}, x)), InvalidArgument},
@@ -159,10 +159,10 @@ func TestInProcess(t *testing.T) {
 	}
 	// A context with no input yet cannot compute; a cancelled one does not start.
 	fresh, _ := g.NewExecutionContext()
-	if err := fresh.Compute(context.Background()); !errors.Is(err, InvalidArgument) {
+	if err := fresh.Compute(context.Background()); !errors.Is(err, RuntimeError) {
 		t.Errorf("compute without input: %v", err)
 	}
-	if _, err := fresh.GetOutput(0, raw); !errors.Is(err, InvalidArgument) {
+	if _, err := fresh.GetOutput(0, raw); !errors.Is(err, RuntimeError) {
 		t.Errorf("get_output before compute: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
