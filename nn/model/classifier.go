@@ -96,11 +96,8 @@ func NewWithEngine(e Engine, labels []string, sc Sidecar) (*Classifier, error) {
 	return &Classifier{Sidecar: sc, Labels: labels, engine: e}, nil
 }
 
-// nnEngine is the nn engine in this process.
-type nnEngine struct {
-	m     *nn.Model
-	shape []int
-}
+// nnEngine is the nn engine in this process: one session (execution context) of the model.
+type nnEngine struct{ s *nn.Session }
 
 // NewEngine decodes and compiles the model for the nn engine, checking its input against the
 // sidecar (and fixing a symbolic batch dimension to 1).
@@ -130,21 +127,23 @@ func NewEngine(modelData []byte, sc Sidecar) (Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", sc.Model, err)
 	}
-	return &nnEngine{m: m, shape: want}, nil
+	if len(m.Outputs) == 0 {
+		return nil, fmt.Errorf("model %s has no output", sc.Model)
+	}
+	return &nnEngine{m.NewSession()}, nil
 }
 
+// Infer runs the session; ctx's deadline stops it between operators.
 func (e *nnEngine) Infer(ctx context.Context, x []float32) ([]float32, error) {
-	if err := ctx.Err(); err != nil {
+	in := e.s.Input(0)
+	if len(in) != len(x) {
+		return nil, fmt.Errorf("input has %d values, the model takes %d", len(x), len(in))
+	}
+	copy(in, x)
+	if err := e.s.Run(ctx); err != nil {
 		return nil, err
 	}
-	outs, err := e.m.Run(&nn.Tensor{Shape: e.shape, Data: x})
-	if err != nil {
-		return nil, err
-	}
-	if len(outs) == 0 {
-		return nil, errors.New("model has no output")
-	}
-	return outs[0].Data, nil
+	return e.s.Output(0), nil
 }
 
 // Norm returns the preprocessing normalisation of the sidecar.
