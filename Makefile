@@ -76,6 +76,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzClassifyELF -fuzztime 30s ./runtime/archive
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCode -fuzztime 30s ./runtime/wasm
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./nn/onnx
+	$(GO) test -run '^$$' -fuzz FuzzABI -fuzztime 30s ./runtime/wasinn
 	$(GO) test -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 30s ./actions/sdk
 	$(GO) test -run '^$$' -fuzz FuzzDecodeBase64 -fuzztime 30s ./nn/imageproc
 	$(GO) test -run '^$$' -fuzz FuzzParseManifest -fuzztime 30s ./deploy/openwhisk

@@ -21,7 +21,8 @@ type convKernel struct {
 	act                    bool
 	lo, hi                 float32
 	mode                   int
-	col                    []float32
+	colLen                 int       // im2col buffer length (convIm2col)
+	col                    []float32 // made at the first run: a session's, or constant folding's
 	// packed holds the weights of each group packed for gemmAsm, made at load when the weights
 	// are constants (else at each run); nil when gemmAsm is nil.
 	packed  []*packedA
@@ -93,7 +94,7 @@ func buildConv(n *onnx.Node, in []*info) (kernel, []info, error) {
 		if size > 1<<28 {
 			return nil, nil, fmt.Errorf("im2col buffer of %d floats is too large", size)
 		}
-		k.col = make([]float32, size)
+		k.colLen = size
 	}
 	if k.mode != convDepthwise && gemmAsm != nil && in[1].c != nil {
 		k.packed = k.packWeights(in[1].c.f)
@@ -110,8 +111,9 @@ func buildConv(n *onnx.Node, in []*info) (kernel, []info, error) {
 // shared.
 func (k *convKernel) withScratch() (kernel, int64) {
 	c := *k
-	if k.col != nil {
-		c.col = make([]float32, len(k.col))
+	c.col = nil
+	if k.colLen > 0 {
+		c.col = make([]float32, k.colLen)
 	}
 	c.scratch = gemmScratch{}
 	c.dwPad = nil
@@ -121,7 +123,7 @@ func (k *convKernel) withScratch() (kernel, int64) {
 // scratchBytes estimates the scratch a run of the kernel allocates: im2col, the GEMM strip and
 // bias panels, the depthwise padding plane.
 func (k *convKernel) scratchBytes() int64 {
-	n := int64(len(k.col))
+	n := int64(k.colLen)
 	if k.mode == convDepthwise {
 		s := max(k.sh, 1)
 		n += int64(max((k.oh-1)*s+3, k.h+k.pt)*max((k.ow-1)*s+3, k.w+k.pl) + 64)
@@ -174,6 +176,9 @@ func (k *convKernel) run(in, out []*value) error {
 		for grp := 0; grp < k.group; grp++ {
 			src, ld := xb[grp*cg*k.h*k.w:], plane
 			if k.mode == convIm2col {
+				if len(k.col) != k.colLen {
+					k.col = make([]float32, k.colLen) // constant folding at compile
+				}
 				k.im2col(src, cg)
 				src = k.col
 			}

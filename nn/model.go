@@ -107,9 +107,37 @@ func Load(data []byte) (*Model, error) {
 	return Compile(g)
 }
 
+// maxValueElements bounds every value of a plan (1 GiB of float32): a small hostile file must not
+// make Compile plan, or allocate, gigantic tensors.
+const maxValueElements = 1 << 28
+
+// fitsValue reports whether a shape's element count is within maxValueElements, without
+// overflowing on the way.
+func fitsValue(shape []int) bool {
+	n := 1
+	for _, d := range shape {
+		if d < 0 || (d > 0 && n > maxValueElements/d) {
+			return false
+		}
+		n *= d
+	}
+	return n <= maxValueElements
+}
+
+// CompileOptions bound what Compile may allocate for a model from an untrusted source.
+type CompileOptions struct {
+	// MaxBytes caps the memory the compiled model holds (Model.Bytes: weights, constants made by
+	// folding, packed weights), checked as it grows, so that a small file cannot make Compile
+	// allocate gigabytes. Zero means no cap beyond the per-value bound.
+	MaxBytes int64
+}
+
 // Compile turns a decoded graph into a runnable Model. Every graph input needs a fully known
 // shape. Unsupported operators and attributes fail here, naming the node.
-func Compile(g *onnx.Graph) (*Model, error) {
+func Compile(g *onnx.Graph) (*Model, error) { return CompileWith(g, CompileOptions{}) }
+
+// CompileWith is Compile with limits.
+func CompileWith(g *onnx.Graph, opt CompileOptions) (*Model, error) {
 	nodes, inits := optimize(g)
 	m := &Model{Inputs: g.Inputs, Outputs: g.Outputs, Metadata: g.Metadata}
 	slotOf := map[string]int{}
@@ -119,9 +147,20 @@ func Compile(g *onnx.Graph) (*Model, error) {
 		infos = append(infos, in)
 		return len(infos) - 1
 	}
+	var held int64 // bytes of constants and kernel data so far
+	grow := func(n int64, what string) error {
+		held += n
+		if opt.MaxBytes > 0 && held > opt.MaxBytes {
+			return fmt.Errorf("%s: the compiled model would hold more than %d bytes", what, opt.MaxBytes)
+		}
+		return nil
+	}
 	for name, t := range inits {
 		v := &value{shape: t.Shape, f: t.Float, i: t.Int, isInt: t.Float == nil}
 		newSlot(name, &info{shape: t.Shape, isInt: v.isInt, c: v})
+		if err := grow(4*int64(len(t.Float))+8*int64(len(t.Int)), "initializer "+name); err != nil {
+			return nil, err
+		}
 	}
 	for _, in := range g.Inputs {
 		for _, d := range in.Shape {
@@ -173,6 +212,16 @@ func Compile(g *onnx.Graph) (*Model, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n.Describe(), err)
 		}
+		for _, o := range outs {
+			if !fitsValue(o.shape) {
+				return nil, fmt.Errorf("%s: output shape %v is too large", n.Describe(), o.shape)
+			}
+		}
+		if sk, ok := k.(sizedKernel); ok {
+			if err := grow(sk.constBytes(), n.Describe()); err != nil {
+				return nil, err
+			}
+		}
 		if len(outs) < len(n.Outputs) {
 			for _, o := range n.Outputs[len(outs):] {
 				if o != "" {
@@ -203,6 +252,9 @@ func Compile(g *onnx.Graph) (*Model, error) {
 			out := make([]*value, len(outSlots))
 			for i, s := range outSlots {
 				if s >= 0 {
+					if err := grow(8*int64(shapeLen(infos[s].shape)), n.Describe()+": constant folding"); err != nil {
+						return nil, err
+					}
 					out[i] = allocValue(infos[s])
 				}
 			}

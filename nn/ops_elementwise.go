@@ -294,7 +294,7 @@ func buildBinary(n *onnx.Node, in []*info) (kernel, []info, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if shapeLen(shape) > 1<<30 {
+	if !fitsValue(shape) {
 		return nil, nil, fmt.Errorf("output shape %v is too large", shape)
 	}
 	k := &binaryKernel{mul: n.OpType == "Mul", shape: shape}

@@ -58,6 +58,9 @@ func buildGemm(n *onnx.Node, in []*info) (kernel, []info, error) {
 	}
 	k.n = nb
 	out := []int{k.m, k.n}
+	if !fitsValue(out) {
+		return nil, nil, fmt.Errorf("output shape %v is too large", out)
+	}
 	if len(in) > 2 && in[2] != nil {
 		bs, err := broadcastShape(in[2].shape, out)
 		if err != nil || !sameShape(bs, out) {
@@ -135,6 +138,9 @@ func buildMatMul(n *onnx.Node, in []*info) (kernel, []info, error) {
 	batch, err := broadcastShape(a[:len(a)-2], b[:len(b)-2])
 	if err != nil {
 		return nil, nil, err
+	}
+	if !fitsValue(append(append([]int(nil), batch...), k.m, k.n)) {
+		return nil, nil, fmt.Errorf("output of %v by %v is too large", in[0].shape, in[1].shape)
 	}
 	k.batchA = broadcastIndex(a[:len(a)-2], batch)
 	k.batchB = broadcastIndex(b[:len(b)-2], batch)

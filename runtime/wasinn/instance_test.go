@@ -669,3 +669,26 @@ func TestLogIsBounded(t *testing.T) {
 		t.Fatalf("log after drain: %q", lines)
 	}
 }
+
+// TestHostileModels: small files that would make the host allocate gigabytes are refused while
+// compiling, not after.
+func TestHostileModels(t *testing.T) {
+	in := NewInstance(InstanceConfig{Registry: NewRegistry(RegistryConfig{})})
+	defer in.Close()
+	g := newGuest(1 << 20)
+	out := g.alloc(4)
+	for _, tc := range []struct {
+		model []byte
+		says  string
+	}{
+		{wasinntest.BlowupModel{K: 4096}.Bytes(), "would hold more than"}, // 64 MiB folded from 32 KiB
+		{wasinntest.BlowupModel{K: 8192}.Bytes(), "too large"},            // refused by nn/onnx's pre-scan
+	} {
+		if code := in.Load(g.mem, g.builders(tc.model), 1, 1, 0, out); code != RuntimeError {
+			t.Fatalf("load of a %d-byte blow-up model: %s", len(tc.model), code)
+		}
+		if lines := logLines(in); len(lines) != 1 || !strings.Contains(lines[0], tc.says) {
+			t.Fatalf("log %q, want %q", lines, tc.says)
+		}
+	}
+}

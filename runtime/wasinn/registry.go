@@ -285,12 +285,17 @@ func compile(data []byte) (m *nn.Model, err error) {
 		}
 		in.Shape = shape
 	}
-	m, err = nn.Compile(g)
+	// A compiled graph is about twice its file (weights and packed weights); constants folded
+	// at compile time get some room, a file that would blow up into gigabytes does not.
+	m, err = nn.CompileWith(g, nn.CompileOptions{MaxBytes: 3*int64(len(data)) + compileSlack})
 	if err != nil {
 		return nil, fmt.Errorf("wasinn: compile: %w", err)
 	}
 	return m, nil
 }
+
+// compileSlack is what a compiled graph may hold beyond three times its file's size.
+const compileSlack = 16 << 20
 
 // Stats is what a registry holds.
 type Stats struct {

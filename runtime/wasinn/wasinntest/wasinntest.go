@@ -109,6 +109,30 @@ func (m ChainModel) Bytes() []byte {
 	return cat(varintField(modelIRVersion, 7), msg(modelGraph, graph), msg(modelOpsetImport, varintField(opsetVersion, 13)))
 }
 
+// BlowupModel is a file of a few hundred bytes whose graph folds two constants of K elements,
+// a [K, 1] and a [1, K], into a [K, K] one (K² floats) and adds it to the input x [K, K]: a
+// model that makes a careless compiler allocate gigabytes.
+type BlowupModel struct{ K int }
+
+// Bytes is the serialized ModelProto.
+func (m BlowupModel) Bytes() []byte {
+	k := uint64(m.K)
+	value := func(name string) []byte {
+		shape := cat(msg(shapeDim, varintField(dimValue, k)), msg(shapeDim, varintField(dimValue, k)))
+		tt := cat(varintField(tensorElemType, float32Type), msg(tensorShape, shape))
+		return cat(str(valueName, name), msg(valueType, msg(typeTensor, tt)))
+	}
+	col := cat(varintField(tensorDims, k), varintField(tensorDims, 1), varintField(tensorDataType, float32Type),
+		bytesField(tensorFloatData, make([]byte, 4*m.K)), str(tensorName, "a"))
+	row := cat(varintField(tensorDims, 1), varintField(tensorDims, k), varintField(tensorDataType, float32Type),
+		bytesField(tensorFloatData, make([]byte, 4*m.K)), str(tensorName, "b"))
+	graph := cat(str(graphName, "blowup"), msg(graphInitializer, col), msg(graphInitializer, row), msg(graphInput, value("x")),
+		msg(graphNode, cat(str(nodeInput, "a"), str(nodeInput, "b"), str(nodeOutput, "c"), str(nodeName, "fold"), str(nodeOpType, "Add"))),
+		msg(graphNode, cat(str(nodeInput, "x"), str(nodeInput, "c"), str(nodeOutput, "y"), str(nodeName, "add"), str(nodeOpType, "Add"))),
+		msg(graphOutput, value("y")))
+	return cat(varintField(modelIRVersion, 7), msg(modelGraph, graph), msg(modelOpsetImport, varintField(opsetVersion, 13)))
+}
+
 func itoa(i int) string {
 	if i == 0 {
 		return "0"
