@@ -692,3 +692,19 @@ func TestHostileModels(t *testing.T) {
 		}
 	}
 }
+
+// TestNoAllocationPerInference: set_input, compute and get_output allocate nothing once the
+// context exists (the data is copied straight between guest memory and the session's buffers).
+func TestNoAllocationPerInference(t *testing.T) {
+	r := newReady(t, nil, InstanceConfig{})
+	var m Memory = r.g.mem
+	buf, written := r.g.alloc(16), r.g.alloc(4)
+	allocs := testing.AllocsPerRun(100, func() {
+		if r.in.SetInput(m, 0, 0, r.tensor) != Success || r.in.Compute(0) != Success || r.in.GetOutput(m, 0, 0, buf, 16, written) != Success {
+			t.Fatal("an inference failed")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per inference, want 0", allocs)
+	}
+}

@@ -34,7 +34,7 @@ type nnResult struct {
 	Load, Init, Set, Compute, Get uint32
 	Graph, Context, Written       uint32
 	Output                        []float32
-	NsPerRun                      int64
+	NsPerRun, MinNs               int64
 	List                          []uint32
 	Codes                         map[string]uint32
 	Error                         string `json:"error"`
