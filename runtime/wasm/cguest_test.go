@@ -66,7 +66,7 @@ func TestCGuest(t *testing.T) {
 		Graph      uint32
 		ByName     inference `json:"by_name"`
 		Load       int32
-		BytesGraph uint32 `json:"bytes_graph"`
+		BytesGraph uint32    `json:"bytes_graph"`
 		ByBytes    inference `json:"by_bytes"`
 		Errors     map[string]int32
 		Error      string
