@@ -5,7 +5,7 @@ ACTIONS   := build/actions
 SAMPLES   := hello cpuhash counter
 export CGO_ENABLED ?= 1
 
-.PHONY: all build wasm native-actions mobilenet lint test vet bench bench-mobilenet fuzz images model demo clean
+.PHONY: all build wasm native-actions mobilenet lint test vet bench bench-mobilenet fuzz images model demo demo-full results clean
 
 all: build wasm
 
@@ -87,13 +87,26 @@ fuzz:
 images:
 	bash deploy/docker/build-images.sh
 
-## model: download the ONNX model zoo's mobilenetv2-7 into ./models (needs internet; ../shared/models is used when present)
+## model: download the ONNX model zoo's mobilenetv2-7 with its labels and sidecar into ./models (needs
+## internet; the demo and the tests use ../shared/models when present)
 model:
 	sh nn/model/download.sh models
 
-## demo: the blackbox-vs-wasm MobileNet comparison on the embedded standalone -> results/<timestamp>/
+## demo: the verdict table, every variant side by side -> results/<timestamp>/{summary.json,README.md};
+## quick (<= 10 min on 2 cores); changes no committed file
 demo:
 	bash scripts/demo.sh
+
+## demo-full: the same with the large matrix
+demo-full:
+	bash scripts/demo.sh -full
+
+## results: regenerate the results sections of README.md and docs/benchmarking.md from
+## docs/results/summary.json; SUMMARY=results/<timestamp>/summary.json adopts that run first
+results:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/wasmwhisk-demo
+	$(BIN)/wasmwhisk-demo results $(if $(SUMMARY),-from $(SUMMARY))
 
 clean:
 	rm -rf $(BIN) build
