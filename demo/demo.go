@@ -73,6 +73,10 @@ type Config struct {
 	Command string
 	// Progress receives one line per step.
 	Progress io.Writer
+	// Started is when the run began, if before this call (the wrapper's build step); zero means
+	// now. Before are the steps already done then, for the report.
+	Started time.Time
+	Before  []report.Step
 }
 
 // runner carries one run's state through its steps.
@@ -106,7 +110,11 @@ func Run(ctx context.Context, cfg Config) (*report.Summary, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, plan: cfg.Plan, out: out, began: time.Now(),
+	began := cfg.Started
+	if began.IsZero() {
+		began = time.Now()
+	}
+	r := &runner{cfg: cfg, plan: cfg.Plan, out: out, began: began,
 		art:         &Artifacts{Root: cfg.Root, Bin: filepath.Join(cfg.Root, "bin"), Actions: filepath.Join(cfg.Root, "build", "actions"), Work: work},
 		cacheVolume: "wasmwhisk-demo-modcache-" + filepath.Base(out)}
 	method := report.NewMethod()
@@ -115,7 +123,11 @@ func Run(ctx context.Context, cfg Config) (*report.Summary, error) {
 	method.WarmSamples, method.Warmup, method.WarmLevels = r.plan.WarmSamples, r.plan.Warmup, r.plan.WarmLevels
 	method.ExecSamples, method.DensityInstances, method.UserMemoryMB = r.plan.ExecSamples, r.plan.Density, r.plan.UserMemoryMB
 	r.sum = &report.Summary{Schema: report.SchemaVersion, Command: cfg.Command, Mode: r.plan.Mode, Started: r.began.UTC(),
-		Method: method, Machine: machine(), Load: report.Load{Cores: runtime.NumCPU(), Start: loadAverage()}}
+		Method: method, Machine: machine(), Load: report.Load{Cores: runtime.NumCPU(), Start: loadAverage()}, Steps: cfg.Before}
+	for _, st := range cfg.Before {
+		r.noteLoad(st.Name, st.LoadStart, st.LoadEnd)
+	}
+	r.steps = len(cfg.Before)
 	if err := r.measure(ctx); err != nil {
 		return r.sum, err
 	}
@@ -145,7 +157,7 @@ func (r *runner) measure(ctx context.Context) error {
 		}
 		variants = append(variants, v)
 	}
-	r.total = 4
+	r.total = 4 + len(r.cfg.Before)
 	for _, w := range Workloads {
 		if !w.Verdict {
 			r.total++ // its execution times
@@ -297,18 +309,27 @@ func (r *runner) step(name string, fn func() error) {
 	end := loadAverage()[0]
 	st := report.Step{Name: name, Seconds: float64(int(time.Since(start).Seconds()*10)) / 10, LoadStart: load, LoadEnd: end}
 	outcome := "ok"
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNotAvailable):
+		st.Error = err.Error()
+		outcome = "skipped: " + oneLine(err.Error())
+	case err != nil:
 		st.Error = err.Error()
 		outcome = "FAILED: " + oneLine(err.Error())
 	}
 	r.sum.Steps = append(r.sum.Steps, st)
-	if m := max(load, end); m > r.sum.Load.Max {
+	r.noteLoad(name, load, end)
+	fmt.Fprintf(r.cfg.Progress, "%s (%.1f s, load %.2f)\n", outcome, time.Since(start).Seconds(), end)
+}
+
+// noteLoad records the load around a step, and the step when the load exceeded the cores.
+func (r *runner) noteLoad(name string, start, end float64) {
+	if m := max(start, end); m > r.sum.Load.Max {
 		r.sum.Load.Max = m
 	}
-	if max(load, end) > float64(r.sum.Load.Cores) {
+	if max(start, end) > float64(r.sum.Load.Cores) {
 		r.sum.Load.Overloaded = append(r.sum.Load.Overloaded, name)
 	}
-	fmt.Fprintf(r.cfg.Progress, "%s (%.1f s, load %.2f)\n", outcome, time.Since(start).Seconds(), end)
 }
 
 func (r *runner) say(format string, args ...any) {

@@ -108,6 +108,10 @@ func TestWorkloadRowOnSeparateStandalone(t *testing.T) {
 			host = v
 		}
 	}
+	// The reactor as built, not precompiled (that needs wasmwhisk-compile, a third cgo binary).
+	host.Artifact = func(a *Artifacts, w Workload) (Deploy, error) {
+		return fileDeploy("module", filepath.Join(a.Actions, w.Name+".reactor.wasm"))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	row := r.workloadRow(ctx, host, counter)
@@ -129,8 +133,8 @@ func TestWorkloadRowOnSeparateStandalone(t *testing.T) {
 	}
 
 	// A Docker variant without Docker is a row with the reason, not a crash.
-	r.art.DockerErr = dockerWorksError("Docker not available (test)")
-	if row := r.workloadRow(ctx, Variants[0], counter); !strings.Contains(row.Error, "Docker not available") {
+	r.art.DockerErr = notAvailable("no Docker engine (test)")
+	if row := r.workloadRow(ctx, Variants[0], counter); !strings.Contains(row.Error, "not available: no Docker engine") {
 		t.Fatalf("docker variant without Docker: %+v", row)
 	}
 	// A standalone that cannot start is a row with the reason.
@@ -140,7 +144,3 @@ func TestWorkloadRowOnSeparateStandalone(t *testing.T) {
 		t.Fatalf("broken backend: %+v", row)
 	}
 }
-
-type dockerWorksError string
-
-func (e dockerWorksError) Error() string { return string(e) }

@@ -28,7 +28,7 @@ var execWays = []execWay{
 		return []string{d.Source}, d.Artifact, err
 	}},
 	{Name: "module, actionproxy -once (wasmtime)", Command: func(a *Artifacts, w Workload) ([]string, report.Artifact, error) {
-		d, err := fileDeploy("precompiled module", filepath.Join(a.Work, w.Name+".cwasm"))
+		d, err := wasmReactor(a, w)
 		return []string{filepath.Join(a.Bin, "actionproxy"), "-executor", "wasm", "-once", d.Source}, d.Artifact, err
 	}},
 	{Name: "docker run, native image", Command: func(a *Artifacts, w Workload) ([]string, report.Artifact, error) {

@@ -94,7 +94,7 @@ func dockerWorks(ctx context.Context) error {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("Docker not available (docker info: %v: %s); run deploy/docker/ensure-dockerd.sh", err, strings.TrimSpace(string(out)))
+		return notAvailable(fmt.Sprintf("no Docker engine (docker info: %v: %s); run deploy/docker/ensure-dockerd.sh", err, strings.TrimSpace(string(out))))
 	}
 	return nil
 }

@@ -60,25 +60,48 @@ func noSamples(failed int, firstErr string) error {
 }
 
 // ColdFrom summarises a cold run at concurrency 1 whose rows are in the order they were sent:
-// the first apart, the median of the rest with its order-statistics interval. It also returns
-// the totals after the first, for the comparison with the baseline.
+// the first apart (it has no figure when it failed), the median of the successful others with
+// its order-statistics interval. It also returns those totals, for the comparison with the
+// baseline.
 func ColdFrom(rows []loadgen.Row) (*Cold, []float64, error) {
-	ok, failed, firstErr := measured(rows, true)
-	if len(ok) < 2 {
-		return nil, nil, noSamples(failed, firstErr)
+	var sent []loadgen.Row
+	for _, r := range rows {
+		if !r.Warmup {
+			sent = append(sent, r)
+		}
+	}
+	if len(sent) == 0 {
+		return nil, nil, ErrNoSamples
+	}
+	firstOK, _, firstFailure := measured(sent[:1], true)
+	ok, failed, firstErr := measured(sent[1:], true)
+	if len(ok) == 0 {
+		if firstErr == "" {
+			firstErr = firstFailure
+		}
+		return nil, nil, noSamples(failed+1-len(firstOK), firstErr)
 	}
 	var totals, inits, waits []float64
-	for _, r := range ok[1:] {
+	for _, r := range ok {
 		totals = append(totals, float64(r.Total()))
 		inits = append(inits, float64(r.InitTime))
 		waits = append(waits, float64(r.WaitTime))
 	}
 	ci := loadgen.MedianCI(totals, ciLevel)
 	c := &Cold{
-		FirstMS: Float(float64(ok[0].Total())), N: len(totals),
+		N: len(totals), Failed: failed,
 		MedianMS: Float(loadgen.Summarize(totals).P50), MeanMS: Float(loadgen.Mean(totals)),
 		CILowMS: Float(ci.Lo), CIHighMS: Float(ci.Hi), CICoverage: Float(math.Round(ci.Coverage*1000) / 10),
 		InitMS: Float(loadgen.Summarize(inits).P50), WaitMS: Float(loadgen.Summarize(waits).P50),
+	}
+	if len(firstOK) == 1 {
+		c.FirstMS = Float(float64(firstOK[0].Total()))
+	} else {
+		c.Failed++
+		c.Error = "the first: " + firstFailure
+	}
+	if c.Error == "" && firstErr != "" {
+		c.Error = firstErr
 	}
 	return c, totals, nil
 }
@@ -96,7 +119,7 @@ func BurstFrom(rows []loadgen.Row, concurrency int) (*Burst, error) {
 	}
 	s := loadgen.Summarize(totals)
 	return &Burst{Concurrency: concurrency, N: len(totals), P50MS: Float(s.P50), P95MS: Float(s.P95),
-		MaxWaitMS: Float(slices.Max(waits))}, nil
+		MaxWaitMS: Float(slices.Max(waits)), Failed: failed, Error: firstErr}, nil
 }
 
 // WarmFrom summarises a warm run level by level (durations, throughput from the phases' wall

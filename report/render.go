@@ -74,7 +74,33 @@ func coldCell(c *Cold) string {
 	if c.CICoverage != nil && *c.CICoverage < 95 {
 		s += fmt.Sprintf(" %s%%", num1(c.CICoverage))
 	}
+	if c.Failed > 0 {
+		s += fmt.Sprintf(", %d failed", c.Failed)
+	}
 	return s
+}
+
+// failures lists what failed in a row's series, for a note under its table.
+func failures(label string, c *Cold, b *Burst, warm []Warm) string {
+	var parts []string
+	if c != nil && c.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d cold start(s) at c=1 failed (%s)", c.Failed, oneLine(c.Error)))
+	}
+	if b != nil && b.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d of the simultaneous cold starts failed (%s)", b.Failed, oneLine(b.Error)))
+	}
+	for _, w := range warm {
+		if w.Errors > 0 {
+			parts = append(parts, fmt.Sprintf("%d warm activation(s) at c=%d failed", w.Errors, w.Concurrency))
+		}
+		if w.ColdStarts > 0 {
+			parts = append(parts, fmt.Sprintf("%d activation(s) at c=%d were cold (excluded)", w.ColdStarts, w.Concurrency))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "- " + label + ": " + strings.Join(parts, "; ") + ".\n"
 }
 
 // VerdictTable renders the verdict table and its sentences.
@@ -123,6 +149,17 @@ func VerdictTable(v Verdict) string {
 	for _, r := range v.Rows {
 		b.WriteString("- " + r.Sentence + "\n")
 	}
+	var notes strings.Builder
+	for _, r := range v.Rows {
+		var warm []Warm
+		if r.Warm != nil {
+			warm = []Warm{*r.Warm}
+		}
+		notes.WriteString(failures(r.Label, r.Cold, r.Burst, warm))
+	}
+	if notes.Len() > 0 {
+		b.WriteString("\nFailures (counted, not mixed into the figures):\n\n" + notes.String())
+	}
 	return b.String()
 }
 
@@ -162,9 +199,13 @@ func Conditions(s *Summary) string {
 	fmt.Fprintf(&b, "Load average (1-, 5- and 15-minute): %s at the start, %s at the end; highest 1-minute figure at a step boundary %s.",
 		loads(l.Start), loads(l.End), strconv.FormatFloat(l.Max, 'f', 2, 64))
 	if len(l.Overloaded) > 0 {
-		fmt.Fprintf(&b, " **Warning: the load average exceeded the %d cores during %d of %d steps** (%s); the machine was shared, "+
+		which := "see the steps"
+		if len(l.Overloaded) <= 4 {
+			which = strings.Join(l.Overloaded, "; ")
+		}
+		fmt.Fprintf(&b, " **Warning: the load average exceeded the %d cores during %d of %d steps** (%s): the machine was shared, "+
 			"so absolute times are pessimistic; ratios measured side by side in this run are the figures to read.",
-			l.Cores, len(l.Overloaded), len(s.Steps), strings.Join(l.Overloaded, "; "))
+			l.Cores, len(l.Overloaded), len(s.Steps), which)
 	}
 	b.WriteString("\n")
 	for _, w := range s.Warnings {
@@ -189,7 +230,9 @@ func Legend(s *Summary) string {
 		"Memory measured by the OS through the standalone's memory report (GET /wasmwhisk/v1/memory): a container's cgroup usage "+
 		"minus page cache on Docker, the server process's PSS growth per added warm instance on the wasm host (fit over %s "+
 		"instances); warm instances per GiB = %d ÷ idle MiB. Ratios are row ÷ baseline of the medians; p is the two-sided "+
-		"Mann–Whitney U test on the same samples, significant below %d%%. Each standalone has %d MB of container memory.\n",
+		"Mann–Whitney U test on the same samples, significant below %d%%. Each standalone has %d MB of container memory; on Docker "+
+		"a container gets CPU shares in proportion to its memory limit, as OpenWhisk's invoker gives them, which matters only when "+
+		"the CPU is contended.\n",
 		m.ColdSamples, m.CIPercent, m.CIPercent, m.BurstConcurrency, m.BurstRepeats, m.BurstConcurrency, m.WarmSamples, m.Warmup,
 		ints(m.DensityInstances), m.GiBMiB, m.SignificancePercent, m.UserMemoryMB)
 }
@@ -225,6 +268,11 @@ func WorkloadTables(s *Summary) string {
 					num1(l.Throughput), num2(l.Efficiency), l.Errors))
 			}
 			b.WriteString(row(label, first, coldCell(r.Cold), strings.Join(warm, "<br>")))
+		}
+		for _, r := range w.Rows {
+			if f := failures(r.Label, r.Cold, nil, r.Warm); f != "" {
+				b.WriteString("\n" + strings.TrimSuffix(f, "\n"))
+			}
 		}
 		for _, r := range w.Rows {
 			if r.State == nil {

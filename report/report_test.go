@@ -154,6 +154,14 @@ func TestBuildersSadPaths(t *testing.T) {
 	if c, _, err := ColdFrom(warmInCold); err != nil || c.N != 1 {
 		t.Errorf("a warm row in a cold run is left out: %+v %v", c, err)
 	}
+	firstFailed := coldRows(100, 200, 300)
+	firstFailed[0].Status, firstFailed[0].Error = "action developer error", "The action exhausted its memory and was aborted."
+	if c, totals, err := ColdFrom(firstFailed); err != nil || c.FirstMS != nil || c.N != 2 || len(totals) != 2 || c.Failed != 1 ||
+		!strings.Contains(c.Error, "the first: action developer error") {
+		t.Errorf("a failed first cold start: %+v %v", c, err)
+	} else if cell := coldCell(c); !strings.Contains(cell, "1 failed") {
+		t.Errorf("cell %q does not say it", cell)
+	}
 	if _, err := BurstFrom(nil, 5); err == nil {
 		t.Error("BurstFrom of nothing succeeded")
 	}

@@ -143,6 +143,10 @@ type Cold struct {
 	InitMS *float64 `json:"initMs"`
 	// WaitMS is the median waitTime (container creation included).
 	WaitMS *float64 `json:"waitMs"`
+	// Failed counts the activations of the series that failed (the first included), with the
+	// first failure's error.
+	Failed int    `json:"failed"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Burst is simultaneous cold starts at one concurrency level.
@@ -152,6 +156,8 @@ type Burst struct {
 	P50MS       *float64 `json:"p50Ms"`
 	P95MS       *float64 `json:"p95Ms"`
 	MaxWaitMS   *float64 `json:"maxWaitMs"`
+	Failed      int      `json:"failed"`
+	Error       string   `json:"error,omitempty"`
 }
 
 // Warm is warm activations at one level: the record's duration, and throughput.

@@ -25,9 +25,12 @@ began=$(date +%s)
 command="make demo"
 case " $* " in *" -full "*) command="make demo-full" ;; esac
 
-printf 'demo [%6.1fs]  0   build bin/ and build/actions/ (make build wasm mobilenet) ... ' 0 >&2
+step="build bin/ and build/actions/ (make build wasm mobilenet)"
+load0=$(cut -d' ' -f1 /proc/loadavg)
+printf 'demo [%6.1fs]  1   %s ... ' 0 "$step" >&2
 if make -s build wasm mobilenet GO="$GO" >"$out/build.log" 2>&1; then
-	printf 'ok (%d s, load %s)\n' "$(($(date +%s) - began))" "$(cut -d' ' -f1 /proc/loadavg)" >&2
+	load1=$(cut -d' ' -f1 /proc/loadavg)
+	printf 'ok (%d s, load %s)\n' "$(($(date +%s) - began))" "$load1" >&2
 else
 	printf 'FAILED (log in %s)\n' "$out/build.log" >&2
 	tail -20 "$out/build.log" >&2
@@ -37,4 +40,5 @@ fi
 if command -v docker >/dev/null && ! docker info >/dev/null 2>&1; then
 	bash deploy/docker/ensure-dockerd.sh >"$out/dockerd.log" 2>&1 || echo "demo: no Docker engine (see $out/dockerd.log); Docker rows will say so" >&2
 fi
-exec bin/wasmwhisk-demo run -command "$command" -out "$out" "$@"
+exec bin/wasmwhisk-demo run -command "$command" -out "$out" -started "$began" \
+	-step "$step=$(($(date +%s) - began)),$load0,$load1" "$@"

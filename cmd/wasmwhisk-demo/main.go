@@ -75,13 +75,19 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	only := fs.String("only", "", "comma list of variant ids to run besides the baseline (default all)")
 	command := fs.String("command", "wasmwhisk-demo run", "what started the run, for the report")
 	root := fs.String("root", ".", "repository root, with bin/ and build/actions/ built")
+	started := fs.Int64("started", 0, "unix time the run began, when a wrapper built first (scripts/demo.sh)")
+	var before stepsFlag
+	fs.Var(&before, "step", "a step done before this command, `name=seconds,loadStart,loadEnd` (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg := demo.Config{Plan: demo.Quick, ModelDir: *modelDir, Command: *command, Progress: stderr}
+	cfg := demo.Config{Plan: demo.Quick, ModelDir: *modelDir, Command: *command, Progress: stderr, Before: before}
+	if *started > 0 {
+		cfg.Started = time.Unix(*started, 0)
+	}
 	if *full {
 		cfg.Plan = demo.Full
 	}
@@ -103,6 +109,25 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	_, err = demo.Run(ctx, cfg)
 	return err
+}
+
+// stepsFlag collects -step name=seconds,loadStart,loadEnd.
+type stepsFlag []report.Step
+
+func (f *stepsFlag) String() string { return fmt.Sprint(len(*f), " steps") }
+
+func (f *stepsFlag) Set(v string) error {
+	name, figures, ok := strings.Cut(v, "=")
+	var st report.Step
+	if !ok || name == "" {
+		return fmt.Errorf("want name=seconds,loadStart,loadEnd, got %q", v)
+	}
+	if _, err := fmt.Sscanf(figures, "%g,%g,%g", &st.Seconds, &st.LoadStart, &st.LoadEnd); err != nil {
+		return fmt.Errorf("step %q: want seconds,loadStart,loadEnd: %v", v, err)
+	}
+	st.Name = name
+	*f = append(*f, st)
+	return nil
 }
 
 func knownVariant(id string) bool {
