@@ -5,6 +5,9 @@
 # the user, mode 0700). A fresh container starts with an empty cache, so its first /init compiles;
 # mount one named volume there in every container (the standalone's docker backend does) and a
 # module compiled once is only deserialized by later cold starts.
+# wasi-nn (wasi_ephemeral_nn) is on: an action's archive models load by name; mount a directory of
+# .onnx models and set WASMWHISK_WASM_NN_MODELS to it for models every action may load, or set
+# WASMWHISK_WASM_NN=false to refuse the import.
 FROM scratch
 COPY rootfs/ /
 COPY --chown=1001:1001 home/ /home/
