@@ -2,7 +2,8 @@
 // (WASI preview 1) under wasmtime, through the command or the reactor ABI of docs/wasm-abi.md.
 //
 // It is the only package of the project that imports wasmtime-go. One Engine per process holds the
-// compiler, the epoch ticker that enforces deadlines and the on-disk cache of compiled modules;
+// compiler, the epoch ticker that enforces deadlines, the on-disk cache of compiled modules and
+// the wasi-nn host functions with their graph registry (wasinn.go, over package runtime/wasinn);
 // every Executor (one per action container) is made from it:
 //
 //	eng, err := wasm.NewEngine(wasm.EngineConfig{})

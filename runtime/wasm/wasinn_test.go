@@ -270,11 +270,13 @@ func TestWasiNNSharing(t *testing.T) {
 	defer eng.Close()
 	model := wasinntest.AddModel{Bias: []float32{7, 7, 7, 7}, Doc: "TestWasiNNSharing"}
 	byBytes := wasinntest.AddModel{Bias: []float32{7, 7, 7, 7}, Doc: "loaded from bytes"}
+	var all []*Executor
 	for _, reactor := range nnABIs() {
 		code := makeZip(t, zipEntry{name: "main.wasm", body: nnGuest(t, reactor)}, zipEntry{name: "m.onnx", body: model.Bytes()}, zipEntry{name: "b.onnx", body: byBytes.Bytes()})
 		before := eng.nn.reg.Compiles()
 		x1 := newExecutor(t, eng, Config{}, code)
 		x2 := newExecutor(t, eng, Config{}, code)
+		all = append(all, x1, x2)
 		// The second action of the same archive (and its second executor) compiled nothing;
 		// the first, two graphs (the reactor's pair shares the command's: same content).
 		if n := eng.nn.reg.Compiles() - before; (reactor && n != 0) || (!reactor && n != 2) {
@@ -291,6 +293,24 @@ func TestWasiNNSharing(t *testing.T) {
 			// Commands: the instance that loaded b.onnx's bytes is gone; the registry holds
 			// the archive's two named graphs only.
 			t.Fatalf("after command runs the registry holds %d graphs, want 2", graphs)
+		}
+		if reactor {
+			// A reactor's instance holds what it loaded from bytes until it goes away.
+			res, r := nnRun(t, x1, map[string]any{"mode": "loadloop", "file": "b.onnx", "n": 3}, nil)
+			if r.err != nil || !slices.Equal(res.List, []uint32{0, 0, 0}) {
+				t.Fatalf("%+v %v", res, r.err)
+			}
+			if n := eng.nn.reg.Stats().Graphs; n != 5 {
+				t.Fatalf("with a reactor holding 3 graphs of its own the registry holds %d, want 5", n)
+			}
+			for _, x := range all {
+				if err := x.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if s := eng.nn.reg.Stats(); s.Graphs != 0 {
+				t.Fatalf("after every executor closed the registry holds %+v", s)
+			}
 		}
 	}
 }
