@@ -216,6 +216,15 @@ func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
 	}
 	req, ok := parseWebPath(r.URL.EscapedPath())
 	if !ok {
+		if r.Method == http.MethodOptions {
+			// OpenWhisk's catch-all OPTIONS route answers any path with its CORS headers.
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", "*")
+			h.Set("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD")
+			h.Set("Access-Control-Allow-Headers", corsWebHeaders)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		writeError(w, r, http.StatusNotFound, msgNoResource)
 		return
 	}

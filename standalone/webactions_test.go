@@ -174,6 +174,7 @@ func TestWebActions(t *testing.T) {
 		{"no namespace", "GET", srv.URL() + "/api/v1/web/nobody/default/echo.json", "", "", nil, 404, "The requested resource does not exist.", "", ""},
 		{"no package", "GET", srv.URL() + "/api/v1/web/guest/nopkg/echo.json", "", "", nil, 404, "The requested resource does not exist.", "", ""},
 		{"too short", "GET", srv.URL() + "/api/v1/web/guest/echo", "", "", nil, 404, "The requested resource could not be found.", "", ""},
+		{"too short options", "OPTIONS", srv.URL() + "/api/v1/web/guest/echo", "", "", nil, 200, "", "Access-Control-Allow-Origin", "*"},
 		{"too large", "POST", base + "echo.json", "application/json", `{"a":"` + strings.Repeat("x", 1<<20) + `"}`, nil, 413, "Request larger than allowed:", "", ""},
 		{"method", "TRACE", base + "echo.json", "", "", nil, 405, "HTTP method not allowed", "", ""},
 	}
