@@ -217,7 +217,7 @@ func (iv *invoker) attempt(ctx context.Context, inv *invocation, spec ContainerS
 		tm.inited = true
 		tm.ti0 = time.Now()
 		ictx, cancel := context.WithTimeout(ctx, timeout)
-		status, body, err := pc.c.Init(ictx, iv.initPayload(inv, tm.ti0.Add(timeout)))
+		status, body, err := pc.c.Init(ictx, iv.initPayload(inv, wireDeadline(tm.ti0, timeout)))
 		cancel()
 		tm.ti1 = time.Now()
 		if err != nil || status != 200 {
@@ -236,7 +236,7 @@ func (iv *invoker) attempt(ctx context.Context, inv *invocation, spec ContainerS
 
 	tm.tr0 = time.Now()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
-	status, body, err := pc.c.Run(rctx, iv.runPayload(inv, tm.tr0.Add(timeout)))
+	status, body, err := pc.c.Run(rctx, iv.runPayload(inv, wireDeadline(tm.tr0, timeout)))
 	cancel()
 	tm.tr1 = time.Now()
 	if err == nil && status == 503 {
@@ -261,6 +261,18 @@ func (iv *invoker) attempt(ctx context.Context, inv *invocation, spec ContainerS
 	rec := iv.record(inv, resp, tm, pc, state, timedOut)
 	rec.Logs = formatLogs(lines, a.Limits.Logs)
 	return attemptResult{rec: rec}
+}
+
+// wireDeadline is the deadline sent to the proxy, start + timeout rounded up to the millisecond
+// the payload carries: a proxy that enforces it (this project's does) then never stops the action
+// before the invoker's own timeout has passed, which would record a timeout as an ordinary error
+// with "timeout": false.
+func wireDeadline(start time.Time, timeout time.Duration) time.Time {
+	d := start.Add(timeout)
+	if r := d.Sub(d.Truncate(time.Millisecond)); r > 0 {
+		d = d.Add(time.Millisecond - r)
+	}
+	return d
 }
 
 // collectLogs reads what the container has written, without waiting for sentinels, after a

@@ -29,7 +29,8 @@ func standaloneCmd(args []string) error {
 	dataDir := fs.String("data", filepath.Join(home, ".wasmwhisk", "standalone"), "directory of the store (made private: mode 0700)")
 	backendName := fs.String("backend", "", "container backend: docker, process or wasmhost (default: docker when `docker info` works, else process)")
 	var auth multiFlag
-	fs.Var(&auth, "auth", "accepted API key UUID:KEY for namespace guest (repeatable; default the well-known guest key)")
+	fs.Var(&auth, "auth", "deprecated: accepted API key UUID:KEY for namespace guest (repeatable). A command line can be read by every local user and every action; use -auth-file or $"+authEnv)
+	authFile := fs.String("auth-file", "", "file of the accepted API keys for namespace guest, one UUID:KEY per line (# comments); with none of -auth-file, $"+authEnv+" and -auth: the well-known guest key")
 	apiHost := fs.String("apihost", "", "__OW_API_HOST given to actions (default http://<listen>; docker: reachable from containers)")
 	proxyBin := fs.String("actionproxy", "", "process backend: path of the actionproxy binary (default: next to this binary, else $PATH)")
 	userMemory := fs.Int("user-memory", 2048, "memory budget of all containers, MB")
@@ -54,6 +55,10 @@ func standaloneCmd(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	ids, err := apiKeys(auth, *authFile, log)
+	if err != nil {
+		return err
+	}
 	stems, err := parseStemCells(*prewarm)
 	if err != nil {
 		return err
@@ -71,33 +76,22 @@ func standaloneCmd(args []string) error {
 	if name != "wasmhost" && (*nnModels != "" || !*nnOn) {
 		return fmt.Errorf("-wasm-nn and -wasm-nn-models configure the wasmhost backend, not %s", name)
 	}
-	var backend standalone.Backend
-	switch name {
-	case "docker":
-		backend, err = docker.New(ctx, docker.Config{Instance: filepath.Base(*dataDir), UserMemoryMB: *userMemory, WasmCacheVolume: *cacheVolume})
-	case "process":
-		bin := *proxyBin
-		if bin == "" {
-			bin, err = findActionproxy()
-			if err != nil {
-				return err
-			}
-		}
-		backend, err = process.New(process.Config{ProxyBinary: bin})
-	case "wasmhost":
-		backend, err = wasmhost.New(wasmhost.Config{EngineConfig: wasm.EngineConfig{DisableWasiNN: !*nnOn, ModelDir: *nnModels}})
-	default:
-		return fmt.Errorf("unknown -backend %q: want docker, process or wasmhost", name)
-	}
+	// The data directory is claimed before any backend starts: a backend removes what an earlier
+	// run of its instance left, which must never be the containers of a server still running.
+	inst, err := standalone.OpenInstance(*dataDir)
 	if err != nil {
 		return err
 	}
-	ids := make([]standalone.Identity, 0, len(auth))
-	for _, key := range auth {
-		if !strings.Contains(key, ":") {
-			return fmt.Errorf("-auth %q: want UUID:KEY", key)
-		}
-		ids = append(ids, standalone.Identity{Key: key, Namespace: "guest"})
+	defer inst.Close()
+	backend, err := openBackend(ctx, name, inst, backendOptions{
+		proxyBin: *proxyBin, userMemoryMB: *userMemory, cacheVolume: *cacheVolume,
+		wasmEngine: wasm.EngineConfig{DisableWasiNN: !*nnOn, ModelDir: *nnModels},
+	})
+	if err != nil {
+		return err
+	}
+	if p, ok := backend.(*process.Backend); ok && !p.SwitchesUser() {
+		log.Warn("process backend: not running as root, so native actions run as this user and can read what it can (docs/standalone.md)")
 	}
 	srv, err := standalone.New(standalone.Config{
 		Listen: *listen, DataDir: *dataDir, NoSync: *noSync, Backend: backend, Identities: ids, APIHost: *apiHost,
@@ -118,6 +112,85 @@ func standaloneCmd(args []string) error {
 	<-ctx.Done()
 	log.Info("shutting down")
 	return srv.Close()
+}
+
+// authEnv is the environment variable the API keys may come in; it is removed from this
+// process's environment as soon as it is read, so that no child process inherits it.
+const authEnv = "WASMWHISK_AUTH"
+
+// apiKeys gathers the accepted keys from -auth-file, $WASMWHISK_AUTH and the deprecated -auth.
+func apiKeys(flagKeys []string, file string, log *slog.Logger) ([]standalone.Identity, error) {
+	var keys []string
+	if file != "" {
+		st, err := os.Stat(file)
+		if err != nil {
+			return nil, fmt.Errorf("-auth-file: %w", err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			log.Warn("the -auth-file is readable or writable by other users; chmod 600 it", "file", file, "mode", st.Mode().Perm().String())
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("-auth-file: %w", err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				keys = append(keys, line)
+			}
+		}
+	}
+	if v, ok := os.LookupEnv(authEnv); ok {
+		os.Unsetenv(authEnv)
+		keys = append(keys, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })...)
+	}
+	if len(flagKeys) > 0 {
+		log.Warn("-auth is deprecated: every local user and every action can read a command line in /proc; use -auth-file or $" + authEnv)
+		keys = append(keys, flagKeys...)
+	}
+	ids := make([]standalone.Identity, 0, len(keys))
+	for _, key := range keys {
+		if user, pass, ok := strings.Cut(key, ":"); !ok || user == "" || pass == "" {
+			return nil, errors.New("API key: want UUID:KEY, got a value without both parts")
+		}
+		ids = append(ids, standalone.Identity{Key: key, Namespace: "guest"})
+	}
+	return ids, nil
+}
+
+// backendOptions are the flags that configure backends.
+type backendOptions struct {
+	proxyBin     string
+	userMemoryMB int
+	cacheVolume  string
+	wasmEngine   wasm.EngineConfig // wasmhost
+}
+
+// openBackend makes the named backend for the instance, which names what it creates and where it keeps its ledger.
+func openBackend(ctx context.Context, name string, inst *standalone.Instance, o backendOptions) (standalone.Backend, error) {
+	switch name {
+	case "docker":
+		return docker.New(ctx, docker.Config{Instance: inst.ID, UserMemoryMB: o.userMemoryMB, WasmCacheVolume: o.cacheVolume})
+	case "process":
+		bin := o.proxyBin
+		if bin == "" {
+			var err error
+			if bin, err = findActionproxy(); err != nil {
+				return nil, err
+			}
+		}
+		state, err := inst.StateDir("process")
+		if err != nil {
+			return nil, err
+		}
+		return process.New(process.Config{ProxyBinary: bin, Instance: inst.ID, StateDir: state})
+	case "wasmhost":
+		state, err := inst.StateDir("wasmhost")
+		if err != nil {
+			return nil, err
+		}
+		return wasmhost.New(wasmhost.Config{Instance: inst.ID, StateDir: state, EngineConfig: o.wasmEngine})
+	}
+	return nil, fmt.Errorf("unknown -backend %q: want docker, process or wasmhost", name)
 }
 
 type multiFlag []string

@@ -62,6 +62,10 @@ type Config struct {
 	// WasiNNLimits caps the graphs and execution contexts each instance may hold through
 	// wasi-nn; the host memory they hold counts against MemoryLimit (docs/wasm-abi.md).
 	WasiNNLimits wasinn.Limits
+	// Environ is the container's environment ("K=V"), whose __OW_API_HOST a reactor instance
+	// starts with (no /run line carries it). Nil means os.Environ(): a proxy hosting several
+	// actions in one process (the wasm host backend) passes each container's own.
+	Environ []string
 }
 
 // ABI is the guest interface of a module (docs/wasm-abi.md).
@@ -291,7 +295,7 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 			// hold Init past its deadline.
 			var inst *reactorInstance
 			_, err := x.guard(ctx, a, deadline, func(claim func() bool) (json.RawMessage, error) {
-				r, err := x.newReactor(a, reactorEnv(req.Env), deadline)
+				r, err := x.newReactor(a, reactorEnv(req.Env, x.cfg.Environ), deadline)
 				if !claim() {
 					if r != nil {
 						r.close()
@@ -321,15 +325,20 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 }
 
 // reactorEnv is the environment a reactor instance starts with: the init environment plus the
-// platform's __OW_API_HOST, which no /run line carries.
-func reactorEnv(env map[string]string) map[string]string {
+// platform's __OW_API_HOST from environ (nil: this process's), which no /run line carries.
+func reactorEnv(env map[string]string, environ []string) map[string]string {
 	out := make(map[string]string, len(env)+1)
 	for k, v := range env {
 		out[k] = v
 	}
+	if environ == nil {
+		environ = os.Environ()
+	}
 	if _, ok := out["__OW_API_HOST"]; !ok {
-		if v, ok := os.LookupEnv("__OW_API_HOST"); ok {
-			out["__OW_API_HOST"] = v
+		for _, kv := range environ {
+			if v, ok := strings.CutPrefix(kv, "__OW_API_HOST="); ok {
+				out["__OW_API_HOST"] = v
+			}
 		}
 	}
 	return out

@@ -44,9 +44,10 @@ type Config struct {
 	// Network is the network containers join ("" = the default bridge); the server must be able
 	// to reach container IPs on it.
 	Network string
-	// Instance names this server among others sharing the engine (e.g. derived from its data
-	// directory). New removes leftover containers carrying the same instance label; containers of
-	// other instances are never touched. "" means "default".
+	// Instance names this server among others sharing the engine: standalone.Instance.ID, a hash
+	// of its absolute data directory. Every container carries it in its name and its instance
+	// label; New removes leftover containers carrying the same label, and containers of other
+	// instances are never touched. "" means a random id (nothing of an earlier run is removed).
 	Instance string
 	// UserMemoryMB is the pool's memory budget; when set, containers get CPU shares as the
 	// invoker gives them: max(1024 * memory / userMemory, 2).
@@ -77,7 +78,7 @@ var _ standalone.Backend = (*Backend)(nil)
 // earlier run of the same instance.
 func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.Instance == "" {
-		cfg.Instance = "default"
+		cfg.Instance = randomSuffix() + randomSuffix()
 	}
 	c := NewClient(cfg.Socket)
 	if _, err := c.Negotiate(ctx); err != nil {
@@ -120,17 +121,23 @@ func (b *Backend) RemoveLeftovers(ctx context.Context) error {
 
 var badNameChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
 
-// containerName turns a spec name into a valid, unique Docker container name.
+// containerName turns a spec name into a valid Docker container name that carries the instance,
+// "wsk_<instance>_<spec name>": spec names repeat between servers (and between runs of one), so
+// without the instance a second server would collide with the first one's containers.
 func (b *Backend) containerName(spec string) string {
 	n := badNameChars.ReplaceAllString(spec, "_")
 	n = strings.TrimLeft(n, "_.-")
+	if len(n) > 160 {
+		n = n[:160]
+	}
+	inst := badNameChars.ReplaceAllString(b.instance, "_")
+	if len(inst) > 40 {
+		inst = inst[:40]
+	}
 	if n == "" {
-		n = "wsk"
+		return "wsk_" + inst
 	}
-	if len(n) > 200 {
-		n = n[:200]
-	}
-	return n
+	return "wsk_" + inst + "_" + n
 }
 
 // Create implements standalone.Backend: create and start a container for spec, then learn its

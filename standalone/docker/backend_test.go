@@ -397,20 +397,24 @@ func TestBackendLeftovers(t *testing.T) {
 }
 
 func TestContainerName(t *testing.T) {
-	b := &Backend{}
+	b := &Backend{instance: "3f2a9c1b7e4d"}
 	tests := []struct{ in, want string }{
-		{"wsk0_12_guest_hello", "wsk0_12_guest_hello"},
-		{"wsk0_1_guest_my action@v1&x", "wsk0_1_guest_my_action_v1_x"},
-		{"__lead", "lead"},
-		{"", "wsk"},
-		{"☃", "wsk"},
+		{"wsk0_12_guest_hello", "wsk_3f2a9c1b7e4d_wsk0_12_guest_hello"},
+		{"wsk0_1_guest_my action@v1&x", "wsk_3f2a9c1b7e4d_wsk0_1_guest_my_action_v1_x"},
+		{"__lead", "wsk_3f2a9c1b7e4d_lead"},
+		{"", "wsk_3f2a9c1b7e4d"},
+		{"☃", "wsk_3f2a9c1b7e4d"},
 	}
 	for _, tt := range tests {
 		if got := b.containerName(tt.in); got != tt.want {
 			t.Errorf("containerName(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
-	if got := b.containerName(strings.Repeat("a", 300)); len(got) != 200 {
+	if got := b.containerName(strings.Repeat("a", 300)); len(got) != len("wsk_3f2a9c1b7e4d_")+160 {
 		t.Errorf("long name not cut: %d chars", len(got))
+	}
+	odd := &Backend{instance: "e2e/x y"}
+	if got := odd.containerName("n"); got != "wsk_e2e_x_y_n" {
+		t.Errorf("instance not made safe: %q", got)
 	}
 }

@@ -46,7 +46,7 @@ import (
 // Config configures the backend.
 type Config struct {
 	// ProxyBinary is the path of the actionproxy executable (required). When the containers'
-	// users could not execute it where it is, New copies it into WorkDir.
+	// users could not execute it where it is, New copies it into the working directory.
 	ProxyBinary string
 	// NoCgroups disables cgroups (memory limits, freezer, tree tracking) even where available.
 	NoCgroups bool
@@ -60,8 +60,9 @@ type Config struct {
 	// "" keeps no ledger, so a crash is only recovered from by the cgroup, user and directory
 	// names of Instance.
 	StateDir string
-	// WorkDir holds the containers' private working directories (default
-	// $TMPDIR/wasmwhisk-<Instance>). New removes what is in it.
+	// WorkDir is where the instance's working directory, wasmwhisk-<Instance>, is made (default
+	// os.TempDir()); it holds the containers' private directories. New empties the instance's
+	// directory, never WorkDir itself. Every directory above it must be searchable by others.
 	WorkDir string
 	// WasmCacheDir is the compiled-module cache of wasm:0.1 containers (default
 	// $TMPDIR/wasmwhisk-modcache-<uid> of the wasm user). It must be owned by that user.
@@ -76,6 +77,7 @@ type Config struct {
 // Backend starts actionproxy processes.
 type Backend struct {
 	cfg      Config
+	workDir  string // the instance's own directory in cfg.WorkDir
 	proxyBin string
 	roots    cgroup.Roots
 	users    *users
@@ -111,12 +113,13 @@ func New(cfg Config) (*Backend, error) {
 		cfg.Instance = hex.EncodeToString(b[:])
 	}
 	if cfg.WorkDir == "" {
-		cfg.WorkDir = filepath.Join(os.TempDir(), "wasmwhisk-"+cfg.Instance)
+		cfg.WorkDir = os.TempDir()
 	}
 	if cfg.UserBase == 0 {
 		cfg.UserBase = defaultUserBase(cfg.Instance)
 	}
-	b := &Backend{cfg: cfg, users: newUsers(os.Geteuid() == 0 && !cfg.NoUserSwitch, cfg.UserBase)}
+	b := &Backend{cfg: cfg, users: newUsers(os.Geteuid() == 0 && !cfg.NoUserSwitch, cfg.UserBase),
+		workDir: filepath.Join(cfg.WorkDir, "wasmwhisk-"+cfg.Instance)}
 	if !cfg.NoCgroups {
 		b.roots = cgroup.Probe()
 	}
@@ -132,15 +135,19 @@ func New(cfg Config) (*Backend, error) {
 	if err := b.recover(ctx); err != nil {
 		return nil, err
 	}
-	if err := os.Mkdir(cfg.WorkDir, 0o711); err != nil {
+	if err := os.MkdirAll(cfg.WorkDir, 0o711); err != nil {
+		return nil, fmt.Errorf("process: work directory: %w", err)
+	}
+	if err := os.Mkdir(b.workDir, 0o711); err != nil {
 		return nil, fmt.Errorf("process: work directory: %w", err)
 	}
 	// Mkdir's mode passes through the umask; the containers' users must be able to enter.
-	if err := os.Chmod(cfg.WorkDir, 0o711); err != nil {
+	if err := os.Chmod(b.workDir, 0o711); err != nil {
 		return nil, fmt.Errorf("process: work directory: %w", err)
 	}
-	if b.users.enabled && !searchableByOthers(filepath.Dir(cfg.WorkDir)) {
-		return nil, fmt.Errorf("process: work directory %s: the containers' users cannot reach it (a directory above it is not searchable by others)", cfg.WorkDir)
+	if b.users.enabled && !searchableByOthers(cfg.WorkDir) {
+		os.Remove(b.workDir)
+		return nil, fmt.Errorf("process: work directory %s: the containers' users cannot reach it (a directory on its path is not searchable by others)", cfg.WorkDir)
 	}
 	bin, err := b.reachableProxy()
 	if err != nil {
@@ -206,7 +213,7 @@ func (b *Backend) recover(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := os.RemoveAll(b.cfg.WorkDir); err != nil {
+	if err := os.RemoveAll(b.workDir); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -231,7 +238,7 @@ func (b *Backend) reachableProxy() (string, error) {
 		return "", fmt.Errorf("process: actionproxy binary: %w", err)
 	}
 	defer src.Close()
-	dst := filepath.Join(b.cfg.WorkDir, "actionproxy")
+	dst := filepath.Join(b.workDir, "actionproxy")
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
 	if err != nil {
 		return "", fmt.Errorf("process: copy actionproxy: %w", err)
@@ -326,7 +333,7 @@ func (b *Backend) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := b.live.DestroyAll(ctx)
-	if rmErr := os.RemoveAll(b.cfg.WorkDir); rmErr != nil {
+	if rmErr := os.RemoveAll(b.workDir); rmErr != nil {
 		err = errors.Join(err, fmt.Errorf("process: %w", rmErr))
 	}
 	return err
@@ -368,7 +375,7 @@ func (c *container) provision(spec standalone.ContainerSpec) error {
 	} else if c.uid, err = b.users.take(); err != nil {
 		return err
 	}
-	c.dir = filepath.Join(b.cfg.WorkDir, c.name)
+	c.dir = filepath.Join(b.workDir, c.name)
 	if err := os.Mkdir(c.dir, 0o700); err != nil {
 		return fmt.Errorf("process: %w", err)
 	}

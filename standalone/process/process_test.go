@@ -91,8 +91,8 @@ func waitDead(t *testing.T, pid int, what string) {
 func leftovers(t *testing.T, b *Backend) []string {
 	t.Helper()
 	var out []string
-	filepath.WalkDir(b.cfg.WorkDir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && p != b.cfg.WorkDir && p != b.proxyBin {
+	filepath.WalkDir(b.workDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && p != b.workDir && p != b.proxyBin {
 			out = append(out, p)
 		}
 		return nil
