@@ -71,6 +71,19 @@ func BenchmarkActivation(b *testing.B) {
 		inputs = append(inputs, struct{ name, value string }{f, fmt.Sprintf(`{"image":%q,"top":5}`, base64.StdEncoding.EncodeToString(data))})
 	}
 	type figures struct{ whole, inference, preprocess []float64 }
+	// load_ms: the action's own model load when it loaded (at /init), as each build reports it.
+	for _, v := range variants {
+		res, err := v.run([]byte(`{"top":1}`))
+		if err != nil {
+			b.Fatalf("%s: %v", v.name, err)
+		}
+		var out struct {
+			LoadMS  float64 `json:"load_ms"`
+			Backend string  `json:"backend"`
+		}
+		json.Unmarshal(res, &out)
+		fmt.Printf("%s: model loaded by the action in %.2f ms (backend %s)\n", v.name, out.LoadMS, out.Backend)
+	}
 	for i := 0; i < b.N; i++ {
 		for _, in := range inputs {
 			got := make([]figures, len(variants))

@@ -156,6 +156,9 @@ type resizer struct {
 	x1   []int32      // and of its right one
 	wx   [][2]float64 // per output column: the weights (1-fx, fx)
 	conv func(y int, dst []uint8)
+	// identity: the output has the source's size, so every output pixel is its source pixel
+	// (the weights are 1 and 0, exactly) and a row is the converted source row.
+	identity bool
 	// two converted source rows, and which rows they are (-1: none)
 	rows  [2][]float64
 	which [2]int
@@ -189,6 +192,7 @@ func newResizer(img image.Image, width, height int) (*resizer, error) {
 		r.wx[x] = [2]float64{1 - t.f, t.f}
 	}
 	r.conv = converter(img, r.cols)
+	r.identity = w == width && h == height
 	for i := range r.rows {
 		r.rows[i] = make([]float64, 3*len(r.cols))
 	}
@@ -220,6 +224,10 @@ func (r *resizer) source(y int) []float64 {
 
 // row writes output row y (3×width bytes, RGB) into dst.
 func (r *resizer) row(y int, dst []uint8) {
+	if r.identity {
+		r.conv(y, dst)
+		return
+	}
 	t := r.ys[y]
 	// Keep both source rows alive in the cache before reading either.
 	top := r.source(t.i0)
