@@ -10,8 +10,8 @@ RUNS=${RUNS:-30}
 export WASMWHISK_MODEL_DIR=$(realpath "$DIR")
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 median() { sed -n 's/.* \([0-9.]*\) median-ms.*/\1/p'; }
-native=$(go test -run '^$' -bench Inference -benchtime ${RUNS}x ./nn/model/ | median)
-purego=$(go test -tags purego -run '^$' -bench Inference -benchtime ${RUNS}x ./nn/model/ | median)
+native=$(go test -run '^$' -bench Inference -benchtime ${RUNS}x ./nn/model/nnengine | median)
+purego=$(go test -tags purego -run '^$' -bench Inference -benchtime ${RUNS}x ./nn/model/nnengine | median)
 (cd bench/ort && [ -d node_modules/onnxruntime-node ] || ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund >/dev/null)
 ort=$(cd bench/ort && node anchor.js "$WASMWHISK_MODEL_DIR/mobilenetv2-1.0-224.onnx" "$WASMWHISK_MODEL_DIR/parrot.input.f32" "$RUNS" 10 |
 	python3 -c 'import sys,json; print(json.load(sys.stdin)["median_ms"])')

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/wasmwhisk/wasmwhisk/nn/internal/detmath"
 	"github.com/wasmwhisk/wasmwhisk/nn/onnx"
 )
 
@@ -406,40 +407,7 @@ func (k *softmaxKernel) run(in, out []*value) error {
 
 // exp is e**x in pure Go arithmetic, so that native and wasm builds round identically (the
 // standard library uses assembly on amd64). Relative error is below 1e-15 on the range used here.
-func exp(x float64) float64 {
-	switch {
-	case math.IsNaN(x) || math.IsInf(x, 1):
-		return x
-	case math.IsInf(x, -1) || x < -745:
-		return 0
-	case x > 709:
-		return math.Inf(1)
-	}
-	const ln2 = 0.6931471805599453094172321214581765680755
-	k := math.Floor(x/ln2 + 0.5)
-	// Two-part ln2 keeps r exact enough: hi has few bits so k*hi is exact.
-	const ln2hi = 6.93147180369123816490e-01
-	const ln2lo = 1.90821492927058770002e-10
-	r := float64(x-float64(k*ln2hi)) - float64(k*ln2lo)
-	// Taylor series of e**r for |r| <= ln2/2, to degree 14 (Horner).
-	p := 1.0 / 87178291200
-	for i := 13; i >= 1; i-- {
-		p = float64(p*r) + 1/factorial(i)
-	}
-	p = float64(p*r) + 1
-	return math.Ldexp(p, int(k))
-}
-
-var factorials = func() [15]float64 {
-	var f [15]float64
-	f[0] = 1
-	for i := 1; i < 15; i++ {
-		f[i] = f[i-1] * float64(i)
-	}
-	return f
-}()
-
-func factorial(i int) float64 { return factorials[i] }
+func exp(x float64) float64 { return detmath.Exp(x) }
 
 // Exp is e**x computed the same way on every architecture (see exp).
 func Exp(x float64) float64 { return exp(x) }

@@ -86,15 +86,9 @@ func openModel() (*model.Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc, err := model.ReadSidecar(fsys)
+	sc, labels, err := model.Files(fsys)
 	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	var labels []string
-	if sc.Labels != "" {
-		if labels, err = model.ReadLabels(fsys, sc.Labels); err != nil {
-			return nil, fmt.Errorf("model: labels: %w", err)
-		}
+		return nil, err
 	}
 	g, err := wasinn.LoadByName(strings.TrimSuffix(path.Base(sc.Model), ".onnx"))
 	if errors.Is(err, wasinn.NotFound) {
@@ -113,7 +107,7 @@ func openModel() (*model.Classifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", sc.Model, err)
 	}
-	return model.NewWithEngine(e, labels, sc)
+	return model.New(e, labels, sc)
 }
 
 // modelFiles returns the directory holding the model's description and labels.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
+	"github.com/wasmwhisk/wasmwhisk/nn/model/nnengine"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/runtime/wasm"
 )
@@ -88,7 +89,7 @@ func classifyCmd(args []string) error {
 			return run(data, *top)
 		}
 	} else {
-		c, err := model.Open(dir)
+		c, err := nnengine.Open(dir)
 		if err != nil {
 			return fmt.Errorf("classify: %w", err)
 		}

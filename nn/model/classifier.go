@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"sort"
 	"time"
 
-	"github.com/wasmwhisk/wasmwhisk/nn"
 	"github.com/wasmwhisk/wasmwhisk/nn/imageproc"
-	"github.com/wasmwhisk/wasmwhisk/nn/onnx"
+	"github.com/wasmwhisk/wasmwhisk/nn/internal/detmath"
 )
 
 // Classifier is an image classifier: the preprocessing its sidecar describes, a model run by an
@@ -27,8 +25,8 @@ type Classifier struct {
 
 // Engine runs a classifier's model on one preprocessed input, NCHW [1,3,height,width] float32,
 // and returns the model's first output. The returned slice may be reused by the next call.
-// NewEngine's runs the nn engine in this process; an action built against actions/sdk/wasinn can
-// run the model as a wasi-nn graph instead.
+// Package nnengine's runs the nn engine in this process; an action built against
+// actions/sdk/wasinn runs the model as a wasi-nn graph instead.
 type Engine interface {
 	Infer(ctx context.Context, input []float32) ([]float32, error)
 }
@@ -49,44 +47,24 @@ type Result struct {
 	InferenceMS  float64
 }
 
-// Open loads the classifier in the model directory dir (see Resolve).
-func Open(dir string) (*Classifier, error) {
-	return OpenFS(os.DirFS(dir))
-}
-
-// OpenFS loads the classifier from a model directory given as a file system.
-func OpenFS(fsys fs.FS) (*Classifier, error) {
+// Files reads a model directory's description (see ReadSidecar) and labels.
+func Files(fsys fs.FS) (Sidecar, []string, error) {
 	sc, err := ReadSidecar(fsys)
 	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	data, err := fs.ReadFile(fsys, sc.Model)
-	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
+		return Sidecar{}, nil, fmt.Errorf("model: %w", err)
 	}
 	var labels []string
 	if sc.Labels != "" {
 		if labels, err = ReadLabels(fsys, sc.Labels); err != nil {
-			return nil, fmt.Errorf("model: labels: %w", err)
+			return Sidecar{}, nil, fmt.Errorf("model: labels: %w", err)
 		}
 	}
-	return New(data, labels, sc)
+	return sc, labels, nil
 }
 
-// New compiles a classifier from model bytes, labels and its sidecar, run by the nn engine.
-func New(modelData []byte, labels []string, sc Sidecar) (*Classifier, error) {
-	if err := sc.validate(); err != nil {
-		return nil, err
-	}
-	e, err := NewEngine(modelData, sc)
-	if err != nil {
-		return nil, err
-	}
-	return NewWithEngine(e, labels, sc)
-}
-
-// NewWithEngine returns a classifier whose model e runs.
-func NewWithEngine(e Engine, labels []string, sc Sidecar) (*Classifier, error) {
+// New returns a classifier whose model e runs (package nnengine's in this process, or a wasi-nn
+// graph's).
+func New(e Engine, labels []string, sc Sidecar) (*Classifier, error) {
 	if err := sc.validate(); err != nil {
 		return nil, err
 	}
@@ -94,56 +72,6 @@ func NewWithEngine(e Engine, labels []string, sc Sidecar) (*Classifier, error) {
 		return nil, errors.New("model: no engine")
 	}
 	return &Classifier{Sidecar: sc, Labels: labels, engine: e}, nil
-}
-
-// nnEngine is the nn engine in this process: one session (execution context) of the model.
-type nnEngine struct{ s *nn.Session }
-
-// NewEngine decodes and compiles the model for the nn engine, checking its input against the
-// sidecar (and fixing a symbolic batch dimension to 1).
-func NewEngine(modelData []byte, sc Sidecar) (Engine, error) {
-	g, err := onnx.Decode(modelData)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", sc.Model, err)
-	}
-	if len(g.Inputs) != 1 {
-		return nil, fmt.Errorf("model %s: want one input, have %d", sc.Model, len(g.Inputs))
-	}
-	in := &g.Inputs[0]
-	if sc.Input != "" && in.Name != sc.Input {
-		return nil, fmt.Errorf("model %s: input is %q, the sidecar says %q", sc.Model, in.Name, sc.Input)
-	}
-	want := []int{1, 3, sc.Height, sc.Width}
-	if len(in.Shape) != 4 {
-		return nil, fmt.Errorf("model %s: input shape %v is not NCHW", sc.Model, in.Shape)
-	}
-	for i, d := range in.Shape {
-		if d >= 0 && d != want[i] {
-			return nil, fmt.Errorf("model %s: input shape %v, the sidecar says %v", sc.Model, in.Shape, want)
-		}
-	}
-	in.Shape = want
-	m, err := nn.Compile(g)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", sc.Model, err)
-	}
-	if len(m.Outputs) == 0 {
-		return nil, fmt.Errorf("model %s has no output", sc.Model)
-	}
-	return &nnEngine{m.NewSession()}, nil
-}
-
-// Infer runs the session; ctx's deadline stops it between operators.
-func (e *nnEngine) Infer(ctx context.Context, x []float32) ([]float32, error) {
-	in := e.s.Input(0)
-	if len(in) != len(x) {
-		return nil, fmt.Errorf("input has %d values, the model takes %d", len(x), len(in))
-	}
-	copy(in, x)
-	if err := e.s.Run(ctx); err != nil {
-		return nil, err
-	}
-	return e.s.Output(0), nil
 }
 
 // Norm returns the preprocessing normalisation of the sidecar.
@@ -241,7 +169,7 @@ func softmax(x []float32) []float32 {
 	out := make([]float32, len(x))
 	var sum float64
 	for i, v := range x {
-		e := nn.Exp(float64(v - mx))
+		e := detmath.Exp(float64(v - mx))
 		out[i] = float32(e)
 		sum += e
 	}

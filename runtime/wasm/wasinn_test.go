@@ -16,6 +16,7 @@ import (
 
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
+	"github.com/wasmwhisk/wasmwhisk/nn/model/nnengine"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/runtime/wasinn"
 	"github.com/wasmwhisk/wasmwhisk/runtime/wasinn/wasinntest"
@@ -428,7 +429,7 @@ func readFile(t testing.TB, path string) []byte {
 func TestWasiNNMobileNet(t *testing.T) {
 	dir := sharedModels(t)
 	eng := sharedEngine(t)
-	c, err := model.Open(dir)
+	c, err := nnengine.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

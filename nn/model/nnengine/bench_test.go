@@ -1,4 +1,4 @@
-package model
+package nnengine
 
 import (
 	"context"
