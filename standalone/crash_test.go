@@ -116,21 +116,25 @@ func (c *child) stop(t *testing.T) {
 	}
 }
 
-// crashBackends are the backends the crash test runs on; each gives the standalone flags and the
-// action code of cpuhash.
+// crashBackends are the backends the crash test runs on; each gives the standalone flags (setup
+// adds those that need the test, and may skip it) and the action code of cpuhash.
 var crashBackends = []struct {
-	name string
-	args []string
-	kind string
-	code func(testing.TB, string) string
+	name  string
+	args  []string
+	setup func(*testing.T) []string
+	kind  string
+	code  func(testing.TB, string) string
 }{
-	{"wasmhost", []string{"-backend", "wasmhost"}, "wasm:0.1", wasmReactorCode},
+	{"wasmhost", []string{"-backend", "wasmhost"}, nil, "wasm:0.1", wasmReactorCode},
+	{"process", nil, processBackendArgs, "native:0.1", nativeCode},
+	{"docker", nil, dockerBackendArgs, "wasm:0.1", wasmReactorCode},
 }
 
 // TestCrashRecoveryRecords kills the standalone with SIGKILL in the middle of a bounded load of
 // blocking and non-blocking invocations and restarts it on the same data directory: every
-// activation it accepted must have a final record, and the first invoke after the restart must
-// succeed.
+// activation it accepted must have a final record, nothing the crashed run's backend made
+// (processes, cgroups, files, containers) may be left once the new one serves, and the first
+// invoke after the restart must succeed.
 func TestCrashRecoveryRecords(t *testing.T) {
 	bin := testbuild.MustBuild(t, testbuild.Target{Pkg: "./cmd/wasmwhisk", CGO: true})
 	for _, be := range crashBackends {
@@ -140,6 +144,10 @@ func TestCrashRecoveryRecords(t *testing.T) {
 			// One 256 MB container at a time: activations queue behind each other, so the kill
 			// finds some running, some waiting for a container and some not started.
 			args := append([]string{"-user-memory", "256", "-prewarm", "", "-pause-grace", "1m"}, be.args...)
+			if be.setup != nil {
+				args = append(args, be.setup(t)...)
+			}
+			id := instanceID(t, dataDir)
 			began := time.Now()
 			c := startChild(t, bin, dataDir, env, args...)
 			t.Logf("T+%v started", time.Since(began))
@@ -222,6 +230,10 @@ func TestCrashRecoveryRecords(t *testing.T) {
 				mu.Unlock()
 			}
 			time.Sleep(300 * time.Millisecond) // the blocking clients are now waiting, some running
+			before := takeFootprint(t, c.cmd.Process.Pid, id)
+			if be.name != "wasmhost" && len(before.pids)+len(before.containers) == 0 {
+				t.Fatalf("the %s backend had no container running at the kill: %+v", be.name, before)
+			}
 			c.kill()
 			close(stopBlocking)
 			<-c.exited
@@ -231,6 +243,9 @@ func TestCrashRecoveryRecords(t *testing.T) {
 			t.Logf("T+%v killed", time.Since(began))
 			c = startChild(t, bin, dataDir, env, args...)
 			t.Logf("T+%v restarted", time.Since(began))
+			if left := leftAfter(t, before, id); !left.empty() {
+				t.Fatalf("the crashed run left %+v (it had %+v)", left, before)
+			}
 			api = c.url + "/api/v1/namespaces/_"
 			lost := 0
 			for _, id := range known {
@@ -262,13 +277,16 @@ func TestCrashRecoveryRecords(t *testing.T) {
 			if lost == 0 {
 				t.Fatalf("no activation was unfinished at the kill; the test did not test anything")
 			}
+			t.Logf("T+%v records checked", time.Since(began))
 			t.Logf("after restart: %d of %d known ids recorded as lost, %d records of cut blocking requests", lost, len(known), extra)
 
 			status, _, body = call(t, http.MethodPost, api+"/actions/cpuhash?blocking=true&result=true", map[string]any{"rounds": 1, "seed": "again"}, standalone.GuestKey)
 			if status != 200 || !strings.Contains(string(body), `"digest":"`) {
 				t.Fatalf("first invoke after restart: %d %s", status, body)
 			}
+			t.Logf("T+%v invoked after restart", time.Since(began))
 			c.stop(t)
+			t.Logf("T+%v stopped", time.Since(began))
 		})
 	}
 }
