@@ -18,6 +18,7 @@ type wasmOptions struct {
 	cacheDir     string
 	noCache      bool
 	freshReactor bool
+	compileOnly  bool
 	nn           bool
 	nnModels     string
 }
@@ -29,6 +30,8 @@ func registerWasmFlags(fs *flag.FlagSet) *wasmOptions {
 	fs.StringVar(&o.cacheDir, "wasm-cache", "", "wasm: directory of compiled modules (default under $TMPDIR)")
 	fs.BoolVar(&o.noCache, "wasm-no-cache", false, "wasm: compile at every /init, never use the module cache")
 	fs.BoolVar(&o.freshReactor, "wasm-fresh-reactor", false, "wasm: give reactor modules a fresh instance per activation (no state between runs)")
+	compileOnly, _ := strconv.ParseBool(os.Getenv("WASMWHISK_COMPILE_ONLY"))
+	fs.BoolVar(&o.compileOnly, "wasm-compile-only", compileOnly, "wasm: /init only compiles the module into the cache (and unpacks an archive there), runs nothing; the standalone starts such a container when an action is created or updated (env WASMWHISK_COMPILE_ONLY)")
 	nnDefault := true
 	if v, err := strconv.ParseBool(os.Getenv("WASMWHISK_WASM_NN")); err == nil {
 		nnDefault = v
@@ -67,6 +70,7 @@ func newWasmExecutor(o *wasmOptions) (runtime.Executor, error) {
 		MemoryLimit:  o.memoryMiB << 20,
 		MaxDuration:  o.maxDuration,
 		FreshReactor: o.freshReactor,
+		CompileOnly:  o.compileOnly,
 	})
 	return wasmExecutor{Executor: exec, engine: engine}, nil
 }

@@ -51,6 +51,12 @@ type Config struct {
 	// WorkDir is where the executor makes its private directory (the archive's files, the guest's
 	// stdio files). Empty means os.TempDir().
 	WorkDir string
+	// CompileOnly makes Init only put the code into the engine's caches — the module compiled
+	// (unless the cache has it) and the archive unpacked — and check the module's imports and
+	// ABI; then it lets go of it. No instance is made and no guest code runs; Run fails as before
+	// Init. The standalone's controller uses it when an action is created or updated, so that no
+	// activation pays for compiling the module (docs/runtime.md).
+	CompileOnly bool
 	// DisallowPrecompiled rejects precompiled modules at Init. Precompiled modules are native code
 	// loaded as is, so a host that runs code from mutually distrusting users in one process
 	// should set it.
@@ -236,7 +242,7 @@ func (x *Executor) Init(ctx context.Context, req runtime.InitRequest) error {
 		}
 	}
 	a, err := x.load(ctx, req, attempt)
-	if err != nil {
+	if err != nil || a == nil { // a is nil after a compile-only Init
 		if attempt != "" {
 			os.RemoveAll(attempt)
 		}
@@ -277,6 +283,9 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 	}
 	if a.info.ABI, err = detectABI(a.module); err != nil {
 		return nil, err
+	}
+	if x.cfg.CompileOnly {
+		return nil, nil // the deferred retire lets go of the module; the cache keeps it
 	}
 	if x.eng.nn != nil && importsNN(a.module) {
 		if a.nn, err = x.openNN(art.filesDir, art.files, x.cfg.InitStderr); err != nil {
