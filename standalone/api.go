@@ -545,6 +545,7 @@ func (s *Server) handlePutAction(w http.ResponseWriter, r *http.Request, userNS 
 		writeError(w, r, http.StatusInternalServerError, err.Error())
 		return
 	}
+	s.inv.precompile.schedule(a)
 	writeJSON(w, http.StatusOK, a)
 }
 

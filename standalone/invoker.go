@@ -63,6 +63,7 @@ type invoker struct {
 	logIdle     time.Duration
 	log         *slog.Logger
 	seq         atomic.Int64
+	precompile  *precompiler // nil when precompilation is off
 }
 
 var unsafeNameChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]`)
@@ -214,6 +215,9 @@ func (iv *invoker) attempt(ctx context.Context, inv *invocation, spec ContainerS
 	}
 
 	if how == leaseCold || how == leasePrewarm {
+		// A compile of this code still running since the action was created: its end is worth
+		// waiting for (in waitTime), as this /init would otherwise compile the module itself.
+		iv.precompile.wait(ctx, a, timeout)
 		tm.inited = true
 		tm.ti0 = time.Now()
 		ictx, cancel := context.WithTimeout(ctx, timeout)
@@ -222,6 +226,9 @@ func (iv *invoker) attempt(ctx context.Context, inv *invocation, spec ContainerS
 		tm.ti1 = time.Now()
 		if err != nil || status != 200 {
 			resp, timedOut := classifyInit(status, body, err, tm.ti1.Sub(tm.ti0), a.Limits.Timeout)
+			if timedOut {
+				iv.precompile.retry(a) // so that the next cold start loads compiled code
+			}
 			lines := iv.collectLogs(ctx, pc, a, false)
 			iv.pool.initialized(pc, &resp)
 			iv.pool.release(pc, true)
@@ -506,6 +513,11 @@ func (iv *invoker) initPayload(inv *invocation, deadline time.Time) []byte {
 	if providesAPIKey(a) {
 		env["__OW_API_KEY"] = inv.apiKey
 	}
+	return initBody(a, env)
+}
+
+// initBody is the /init body of action a with env.
+func initBody(a *Action, env map[string]string) []byte {
 	main := a.Exec.Main
 	if main == "" {
 		main = "main"

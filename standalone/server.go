@@ -69,6 +69,10 @@ type Config struct {
 	LogIdleTimeout time.Duration
 	// Logger receives operational logs (default slog.Default()).
 	Logger *slog.Logger
+	// NoPrecompile turns off compiling wasm:0.1 code when an action is created or updated (and
+	// again after an /init that timed out; precompile.go): a cold start then compiles at /init
+	// unless the runtime's cache has the module, as on a stock OpenWhisk.
+	NoPrecompile bool
 }
 
 // Server is a running standalone OpenWhisk.
@@ -165,6 +169,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.pool = NewPool(s.ctx, s.cfg.Backend, s.cfg.Pool, s.inv.stemSpec, s.log)
 	s.inv.pool = s.pool
+	if _, ok := s.runtimes[KindWasm]; ok && !s.cfg.NoPrecompile {
+		s.inv.precompile = newPrecompiler(s.ctx, s.inv, s.log)
+	}
 	s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	s.serveErr = make(chan error, 1)
 	go func() { s.serveErr <- s.http.Serve(ln) }()
@@ -208,6 +215,7 @@ func (s *Server) Close() error {
 	}
 	s.cancel()
 	s.acts.Wait()
+	s.inv.precompile.close()
 	if s.pool != nil {
 		s.pool.Close()
 	}

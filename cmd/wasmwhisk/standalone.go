@@ -34,6 +34,7 @@ func standaloneCmd(args []string) error {
 	apiHost := fs.String("apihost", "", "__OW_API_HOST given to actions (default http://<listen>; docker: reachable from containers)")
 	proxyBin := fs.String("actionproxy", "", "process backend: path of the actionproxy binary (default: next to this binary, else $PATH)")
 	userMemory := fs.Int("user-memory", 2048, "memory budget of all containers, MB")
+	precompile := fs.Bool("precompile", true, "compile wasm:0.1 modules when an action is created or updated, into the cache its containers share, so that no cold start compiles (-precompile=false: each cold start compiles at /init until the cache has the module, as on a stock OpenWhisk; off with docker and -wasm-cache-volume \"\", where containers share no cache)")
 	cacheVolume := fs.String("wasm-cache-volume", "wasmwhisk-modcache", "docker: named volume shared by wasm:0.1 containers as their compiled-module cache (\"\" for none: every cold start compiles)")
 	pauseGrace := fs.Duration("pause-grace", 10*time.Second, "idle time before a warm container is paused")
 	idleTimeout := fs.Duration("idle-timeout", 10*time.Minute, "time a paused container is kept before removal")
@@ -95,6 +96,7 @@ func standaloneCmd(args []string) error {
 	}
 	srv, err := standalone.New(standalone.Config{
 		Listen: *listen, DataDir: *dataDir, NoSync: *noSync, Backend: backend, Identities: ids, APIHost: *apiHost,
+		NoPrecompile:    !*precompile || (name == "docker" && *cacheVolume == ""),
 		Pool:            standalone.PoolConfig{UserMemoryMB: *userMemory, PauseGrace: *pauseGrace, IdleTimeout: *idleTimeout, StemCells: stems},
 		Limits:          standalone.LimitsConfig{MaxConcurrency: *maxConc},
 		BlockingTimeout: *blocking, Logger: log,

@@ -67,6 +67,7 @@ func startE2E(t *testing.T, pool standalone.PoolConfig) *e2e {
 	}
 	srv, err := standalone.New(standalone.Config{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), NoSync: true, Backend: backend, Pool: pool,
+		NoPrecompile: true, // no cache volume here: a compile container would compile for nobody
 		Runtimes: []standalone.Runtime{
 			{Kind: standalone.KindWasm, Image: wasmImage, Executor: "wasm", Sentinelled: true},
 			{Kind: standalone.KindNative, Image: nativeImage, Executor: "native", Sentinelled: true},

@@ -170,6 +170,7 @@ func (b *Backend) Create(ctx context.Context, spec standalone.ContainerSpec) (st
 		c.exec = b.eng.NewExecutor(wasm.Config{
 			MemoryLimit: int64(spec.MemoryMB) << 20, WorkDir: b.workDir,
 			InitStdout: stdout, InitStderr: stderr, Environ: environ,
+			CompileOnly: spec.Env[standalone.EnvCompileOnly] == "1",
 		})
 	case standalone.KindNative:
 		dir, err := os.MkdirTemp(b.workDir, "native-")
