@@ -1,14 +1,20 @@
 package standalone
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
 
 // Compiling a wasm:0.1 module takes seconds (MobileNet: tens of seconds on two cores), longer
@@ -56,7 +62,7 @@ type precompiler struct {
 	pending  map[string]*compileJob // queued or running, by action key
 	queue    []*compileJob
 	seed     maphash.Seed
-	compiled map[uint64]bool // digests of the code this server compiled into the cache
+	compiled map[uint64]bool // digests of code this server compiled into the cache, or that needs no compile
 	wake     chan struct{}
 	closed   bool
 
@@ -191,6 +197,12 @@ func (p *precompiler) run(ctx context.Context, job *compileJob) {
 	if known && !job.force {
 		return
 	}
+	if !compilable(a.Exec) {
+		p.mu.Lock()
+		p.compiled[job.digest] = true
+		p.mu.Unlock()
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, compileTimeout)
 	defer cancel()
 	start := time.Now()
@@ -218,6 +230,34 @@ func (p *precompiler) run(ctx context.Context, job *compileJob) {
 		p.mu.Unlock()
 		p.log.Debug("precompile: compiled", "action", job.key, "took", time.Since(start))
 	}
+}
+
+// compilable says whether code holds a module to compile: a WebAssembly module, as binary or
+// text, or a zip with a .wasm file. Precompiled code (wasmwhisk-compile's, as the demo ships it)
+// needs no compile container; code that is neither fails at its first /init, as in OpenWhisk.
+func compilable(e Exec) bool {
+	code := []byte(*e.Code)
+	if e.Binary {
+		var err error
+		if code, err = base64.StdEncoding.DecodeString(strings.TrimSpace(*e.Code)); err != nil {
+			return false
+		}
+	}
+	switch archive.Detect(code) {
+	case archive.Wasm, archive.WasmText:
+		return true
+	case archive.Zip:
+		zr, err := zip.NewReader(bytes.NewReader(code), int64(len(code)))
+		if err != nil {
+			return false
+		}
+		for _, f := range zr.File {
+			if strings.HasSuffix(f.Name, ".wasm") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // compileSpec is the container of one compile job.

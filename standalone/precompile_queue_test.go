@@ -1,7 +1,10 @@
 package standalone
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -70,8 +73,17 @@ func (c *recordedContainer) Destroy(context.Context) error {
 	return nil
 }
 
-func wasmAction(name, version, code string) *Action {
-	return &Action{Namespace: "guest", Name: name, Version: version, Exec: Exec{Kind: KindWasm, Code: &code, Binary: true}}
+// wasmAction is an action whose code is base64 of a WebAssembly module header followed by label.
+func wasmAction(name, version, label string) *Action {
+	return codeAction(name, version, moduleCode(label))
+}
+
+func moduleCode(label string) string {
+	return base64.StdEncoding.EncodeToString([]byte("\x00asm" + label))
+}
+
+func codeAction(name, version, code string) *Action {
+	return &Action{Namespace: "guest", Name: name, Version: version, Exec: Exec{Kind: KindWasm, Code: &code, Binary: isBinaryCode(code)}}
 }
 
 // TestPrecompilerQueue: one compile per code however many actions carry it (loadgen -cold's
@@ -100,7 +112,7 @@ func TestPrecompilerQueue(t *testing.T) {
 	rec.release <- struct{}{}
 	rec.release <- struct{}{}
 	<-waited
-	if got := rec.compiled(); len(got) != 2 || got[0] != "AAAA" || got[1] != "BBBB" {
+	if got := rec.compiled(); len(got) != 2 || got[0] != moduleCode("AAAA") || got[1] != moduleCode("BBBB") {
 		t.Fatalf("compiled %q, want AAAA then BBBB", got)
 	}
 	// The same code again (a copy, an update): nothing to compile, nothing to wait for.
@@ -113,8 +125,28 @@ func TestPrecompilerQueue(t *testing.T) {
 	p.retry(copy1)
 	rec.release <- struct{}{}
 	p.wait(context.Background(), copy1, time.Minute)
-	if got := rec.compiled(); len(got) != 3 || got[2] != "AAAA" {
+	if got := rec.compiled(); len(got) != 3 || got[2] != moduleCode("AAAA") {
 		t.Fatalf("after a timed-out init: compiled %q", got)
+	}
+	// Precompiled code, bare or zipped, needs no compile container; WebAssembly text does.
+	var zipped bytes.Buffer
+	zw := zip.NewWriter(&zipped)
+	w, _ := zw.Create("main.cwasm")
+	w.Write([]byte("\x7fELF precompiled"))
+	zw.Close()
+	for _, a := range []*Action{
+		codeAction("cwasm", "0.0.1", base64.StdEncoding.EncodeToString([]byte("\x7fELF precompiled"))),
+		codeAction("cwasm-zip", "0.0.1", base64.StdEncoding.EncodeToString(zipped.Bytes())),
+	} {
+		p.schedule(a)
+		p.wait(context.Background(), a, time.Minute)
+	}
+	wat := codeAction("wat", "0.0.1", "(module)")
+	p.schedule(wat)
+	rec.release <- struct{}{}
+	p.wait(context.Background(), wat, time.Minute)
+	if got := rec.compiled(); len(got) != 4 || got[3] != "(module)" {
+		t.Fatalf("after precompiled code and WebAssembly text: compiled %q", got)
 	}
 	// Close cancels a compile in progress and releases its waiters.
 	c := wasmAction("c", "0.0.1", "CCCC")
