@@ -59,6 +59,8 @@ test: lint vet
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./runtime/... ./actionproxy/...
 	$(GO) test -run '^$$' -bench 'WarmInvoke|ColdStart' -benchtime 300x ./standalone/
+	$(GO) test -run '^$$' -bench 'BigActionInStore' -benchtime 100x ./standalone/
+	$(GO) test -run '^$$' -bench 'StoreLayout' -benchtime 3s ./standalone/
 	$(GO) test -run '^$$' -bench 'CreateToInit|WarmRun' -benchtime 10x ./standalone/docker
 	$(GO) test -run '^$$' -bench 'ColdInit' -benchtime 5x ./actions/mobilenet
 	bash bench/mobilenet.sh
