@@ -255,3 +255,76 @@ func TestProcessNativeIsolation(t *testing.T) {
 	}
 	t.Logf("probe: %s", rec.Response.Result)
 }
+
+// TestStandaloneSecretsHidden: `wasmwhisk standalone` on the process backend, with its API keys
+// in -auth-file and $WASMWHISK_AUTH: no command line and no environment of any process it starts
+// holds a key, and a native action (not given its own key) cannot read a key, the key file or
+// the database, nor signal the server.
+func TestStandaloneSecretsHidden(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("not root: the process backend runs actions as this user")
+	}
+	bin := testbuild.MustBuild(t, testbuild.Target{Pkg: "./cmd/wasmwhisk", CGO: true})
+	secret := func() string {
+		var b [24]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	}
+	fileKey, envKey := secret(), secret()
+	keyFile := filepath.Join(t.TempDir(), "auth")
+	if err := os.WriteFile(keyFile, []byte("# keys\n5b2c1e0a-3d4f-4a6b-8c7d-9e0f1a2b3c4d:"+fileKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	envAuth := "6c3d2f1b-4e5a-4b7c-9d8e-0f1a2b3c4d5e:" + envKey
+	dataDir := filepath.Join(t.TempDir(), "data")
+	c := startChild(t, bin, dataDir, []string{"WASMWHISK_AUTH=" + envAuth}, append(processBackendArgs(t), "-auth-file", keyFile, "-prewarm", "")...)
+	api := c.url + "/api/v1/namespaces/_"
+	status, _, body := call(t, http.MethodPut, api+"/actions/snoop", map[string]any{
+		"exec":        map[string]any{"kind": "native:0.1", "code": probeCode(t)},
+		"annotations": []map[string]any{{"key": "provide-api-key", "value": false}}}, envAuth)
+	if status != 200 {
+		t.Fatalf("create with the key from the environment: %d %s", status, body)
+	}
+	var got struct {
+		UID    int               `json:"uid"`
+		Read   map[string]string `json:"read"`
+		Found  []string          `json:"found"`
+		Signal map[string]string `json:"signal"`
+	}
+	for _, needle := range []string{fileKey, envKey} {
+		status, _, body = call(t, http.MethodPost, api+"/actions/snoop?blocking=true&result=true", map[string]any{
+			"read":   []string{keyFile, filepath.Join(dataDir, "wasmwhisk.db")},
+			"needle": needle,
+			"signal": []int{c.cmd.Process.Pid},
+		}, "5b2c1e0a-3d4f-4a6b-8c7d-9e0f1a2b3c4d:"+fileKey)
+		if status != 200 || json.Unmarshal(body, &got) != nil {
+			t.Fatalf("invoke with the key from the file: %d %s", status, body)
+		}
+		if got.UID == 0 || len(got.Found) != 0 {
+			t.Errorf("the action (uid %d) found a key at %v", got.UID, got.Found)
+		}
+		for path, res := range got.Read {
+			if !strings.Contains(res, "permission denied") {
+				t.Errorf("the action read %s: %s", path, res)
+			}
+		}
+		if res := got.Signal[strconv.Itoa(c.cmd.Process.Pid)]; !strings.Contains(res, "operation not permitted") {
+			t.Errorf("the action signalled the server: %s", res)
+		}
+	}
+	// As root, look at every process the server started: none has a key in its command line or
+	// its environment.
+	for _, pid := range descendants(c.cmd.Process.Pid) {
+		for _, f := range []string{"cmdline", "environ"} {
+			data, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + f)
+			if strings.Contains(string(data), fileKey) || strings.Contains(string(data), envKey) {
+				t.Errorf("process %d has an API key in its %s", pid, f)
+			}
+		}
+	}
+	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/cmdline")
+	if strings.Contains(string(cmdline), fileKey) || strings.Contains(string(cmdline), envKey) {
+		t.Errorf("the server's command line holds a key: %q", cmdline)
+	}
+	c.stop(t)
+}
