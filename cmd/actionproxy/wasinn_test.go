@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/wasmwhisk/wasmwhisk/internal/conformance"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
+	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/runtime/wasinn/wasinntest"
+	"github.com/wasmwhisk/wasmwhisk/runtime/wasm"
 )
 
 // TestWasiNNFlags runs the actionproxy binary with a model directory, a guest that loads its
@@ -32,7 +35,21 @@ func TestWasiNNFlags(t *testing.T) {
 		}
 	}
 
-	c := conformance.StartProcess(t, proxy, []string{"-executor", "wasm", "-wasm-nn-models", dir}, nil)
+	// Compile the guest into the proxy's module cache here, where no HTTP client times out: on a
+	// loaded machine a Go module's compile can take longer than the harness waits for /init.
+	cache := t.TempDir()
+	eng, err := wasm.NewEngine(wasm.EngineConfig{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm := eng.NewExecutor(wasm.Config{})
+	if err := warm.Init(context.Background(), runtime.InitRequest{Code: guest}); err != nil {
+		t.Fatal(err)
+	}
+	warm.Close()
+	eng.Close()
+
+	c := conformance.StartProcess(t, proxy, []string{"-executor", "wasm", "-wasm-cache", cache, "-wasm-nn-models", dir}, nil)
 	cl := conformance.NewClient(t, c)
 	if r := cl.Init(conformance.B64(guest), "main", nil); r.Status != http.StatusOK {
 		t.Fatalf("init: %d %s", r.Status, r.Body)
@@ -53,7 +70,7 @@ func TestWasiNNFlags(t *testing.T) {
 	}
 	runAdd()
 
-	off := conformance.StartProcess(t, proxy, []string{"-executor", "wasm", "-wasm-nn=false"}, nil)
+	off := conformance.StartProcess(t, proxy, []string{"-executor", "wasm", "-wasm-cache", cache, "-wasm-nn=false"}, nil)
 	r = conformance.NewClient(t, off).Init(conformance.B64(guest), "main", nil)
 	if r.Status != http.StatusBadGateway || !strings.Contains(string(r.Body), "wasi-nn is turned off on this runtime") {
 		t.Fatalf("init with -wasm-nn=false: %d %s", r.Status, r.Body)
