@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/loadgen"
@@ -163,11 +164,11 @@ func (r *runner) hostDensity(ctx context.Context, v Variant, w Workload, dep Dep
 			if rep, err = loadgen.FetchMemory(ctx, target, true); err != nil {
 				return report.Memory{Unavailable: err.Error()}
 			}
-			if warmInstances(rep) >= k {
+			if warmInstances(rep, s.action) >= k {
 				break
 			}
 		}
-		if n := warmInstances(rep); n != k {
+		if n := warmInstances(rep, s.action); n != k {
 			return report.Memory{Unavailable: fmt.Sprintf("density run: %d warm instances, wanted %d", n, k)}
 		}
 		reports = append(reports, rep)
@@ -189,10 +190,11 @@ func (r *runner) hostDensity(ctx context.Context, v Variant, w Workload, dep Dep
 	return report.HostMemory(r.plan.Density, reports, before, after, 1024)
 }
 
-func warmInstances(rep *loadgen.MemoryReport) int {
+// warmInstances counts the warm containers of action (namespace/name) in a memory report.
+func warmInstances(rep *loadgen.MemoryReport, action string) int {
 	n := 0
 	for _, c := range rep.Containers {
-		if c.State == "warm" {
+		if c.State == "warm" && strings.HasSuffix(c.Action, "/"+action) {
 			n++
 		}
 	}
@@ -227,8 +229,12 @@ func (r *runner) workloadRow(ctx context.Context, v Variant, w Workload) report.
 	warm := &loadgen.Result{Meta: loadgen.Meta{Plan: loadgen.Plan{Concurrency: r.plan.WarmLevels}}}
 	var first []loadgen.Row
 	for _, c := range r.plan.WarmLevels {
+		if err := s.ensureWarm(ctx, c, w.Params); err != nil {
+			row.Error = err.Error()
+			return row
+		}
 		res, err := s.load(ctx, fmt.Sprintf("warm-c%d", c), loadgen.Plan{Concurrency: []int{c}, Count: r.plan.LevelCount(c),
-			Warmup: 2 * c, Params: w.Params, KeepResults: w.Stateful && c == 1})
+			Params: w.Params, KeepResults: w.Stateful && c == 1})
 		if err != nil {
 			row.Error = err.Error()
 			return row
@@ -248,6 +254,28 @@ func (r *runner) workloadRow(ctx context.Context, v Variant, w Workload) report.
 	}
 	return row
 }
+
+// ensureWarm runs warm-up bursts at concurrency c until the standalone holds c warm containers
+// of the action (a fast action served by few containers would otherwise meet cold starts while
+// measured); at most warmupTries bursts. Warm-up activations are never measured.
+func (s *session) ensureWarm(ctx context.Context, c int, params map[string]any) error {
+	for try := 0; try < warmupTries; try++ {
+		rep, err := loadgen.FetchMemory(ctx, s.srv.target(), false)
+		if err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+		if warmInstances(rep, s.action) >= c {
+			return nil
+		}
+		if _, err := s.load(ctx, fmt.Sprintf("warmup-c%d-%d", c, try), loadgen.Plan{Concurrency: []int{c}, Count: 2 * c, Params: params}); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	return nil // measured anyway: the cold starts left are counted and excluded
+}
+
+// warmupTries bounds ensureWarm.
+const warmupTries = 6
 
 // deployable checks the backend and prepares the artifact.
 func (r *runner) deployable(v Variant, w Workload) (Deploy, error) {

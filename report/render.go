@@ -346,9 +346,9 @@ func StepsTable(s *Summary) string {
 func Render(s *Summary) string {
 	var b strings.Builder
 	b.WriteString("# wasmwhisk demo: blackbox vs wasm\n\n")
-	b.WriteString(Conditions(s))
-	fmt.Fprintf(&b, "\n## Verdict: %s\n\n%s\n", s.Verdict.Workload, s.Verdict.Params)
+	fmt.Fprintf(&b, "## Verdict: %s\n\n%s\n", s.Verdict.Workload, s.Verdict.Params)
 	b.WriteString("\n" + VerdictTable(s.Verdict) + "\n")
+	b.WriteString(Conditions(s) + "\n")
 	b.WriteString(Legend(s))
 	if d := MemoryDetails(s); d != "" {
 		b.WriteString("\nMemory, in detail:\n\n" + d)

@@ -24,6 +24,8 @@ const SchemaVersion = 1
 // Summary is summary.json: one demo run.
 type Summary struct {
 	Schema int `json:"schema"`
+	// Verdict is the answer, first.
+	Verdict Verdict `json:"verdict"`
 	// Command is what produced the run, e.g. "make demo".
 	Command   string     `json:"command"`
 	Mode      string     `json:"mode"` // quick or full
@@ -35,7 +37,6 @@ type Summary struct {
 	Versions  Versions   `json:"versions"`
 	Load      Load       `json:"load"`
 	Model     Model      `json:"model"`
-	Verdict   Verdict    `json:"verdict"`
 	Workloads []Workload `json:"workloads"`
 	Exec      []ExecRow  `json:"exec"`
 	Steps     []Step     `json:"steps"`
