@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -27,7 +28,8 @@ import (
 // builds of the one source: native (actionloop executable, nn with its assembly kernels), wasm
 // with inference by the host (wasi-nn) and wasm with inference in the guest (-tags nn_inguest),
 // both reactors under the project's wasmtime runtime. Rounds interleave the builds, so that all
-// see the same machine; it prints medians and the ratios to native measured in this run.
+// see the same machine; it prints medians and minimums (the least disturbed run, the steadier
+// figure on a shared machine) and their ratios to native, all measured in this run.
 //
 //	go test -run '^$' -bench Activation -benchtime 1x ./actions/mobilenet
 //
@@ -119,13 +121,15 @@ func BenchmarkActivation(b *testing.B) {
 					}
 				}
 			}
-			fmt.Printf("%s: medians of n=%d warm activations per build (%d interleaved rounds of %d)\n", in.name, rounds*perRound, rounds, perRound)
-			fmt.Printf("  %-14s %9s %8s %12s %8s %14s\n", "build", "whole ms", "ratio", "inference ms", "ratio", "preprocess ms")
+			fmt.Printf("%s: n=%d warm activations per build (%d interleaved rounds of %d), median (minimum) ms\n", in.name, rounds*perRound, rounds, perRound)
+			fmt.Printf("  %-14s %17s %15s %17s %15s %15s\n", "build", "whole", "ratio", "inference", "ratio", "preprocess")
 			base := got[0]
 			for vi, v := range variants {
 				f := got[vi]
-				fmt.Printf("  %-14s %9.2f %7.2fx %12.2f %7.2fx %14.2f\n", v.name, med(f.whole), med(f.whole)/med(base.whole),
-					med(f.inference), med(f.inference)/med(base.inference), med(f.preprocess))
+				fmt.Printf("  %-14s %8.2f (%6.2f) %6.2fx (%5.2fx) %8.2f (%6.2f) %6.2fx (%5.2fx) %6.2f (%6.2f)\n", v.name,
+					med(f.whole), least(f.whole), med(f.whole)/med(base.whole), least(f.whole)/least(base.whole),
+					med(f.inference), least(f.inference), med(f.inference)/med(base.inference), least(f.inference)/least(base.inference),
+					med(f.preprocess), least(f.preprocess))
 			}
 		}
 	}
@@ -138,6 +142,8 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
+
+func least(v []float64) float64 { return slices.Min(v) }
 
 func med(v []float64) float64 {
 	s := append([]float64(nil), v...)
