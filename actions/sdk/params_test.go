@@ -99,3 +99,25 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeJSON decodes a /run line carrying a 0.9 MB image as base64, with decodeJSON and
+// with encoding/json alone.
+//
+//	go test -run '^$' -bench DecodeJSON ./actions/sdk
+func BenchmarkDecodeJSON(b *testing.B) {
+	img := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7, 200, 33, 90}, 230000))
+	line := []byte(`{"value":{"image":"` + img + `","top":5},"activation_id":"a","deadline":"1"}`)
+	for _, c := range []struct {
+		name   string
+		decode func([]byte) (any, error)
+	}{{"decodeJSON", decodeJSON}, {"encoding-json", referenceDecode}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(line)))
+			for i := 0; i < b.N; i++ {
+				if _, err := c.decode(line); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
