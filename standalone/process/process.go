@@ -69,8 +69,9 @@ type Config struct {
 	WasmCacheDir string
 	// NoUserSwitch runs containers as the server's user even when it is root.
 	NoUserSwitch bool
-	// UserBase is the first of the 65536 user ids the instance uses when it runs as root (default
-	// derived from Instance, between 2^30 and 2^31).
+	// UserBase is the first of the 65536 user ids the instance uses when it runs as root. Zero
+	// means a range between 2^30 and 2^31 derived from Instance and claimed for it (see
+	// claimUsers: never one another instance holds or may have leftovers in).
 	UserBase uint32
 }
 
@@ -81,6 +82,7 @@ type Backend struct {
 	proxyBin string
 	roots    cgroup.Roots
 	users    *users
+	claim    *userClaim // nil when the range was given or users are not switched
 	ledger   *standalone.Ledger
 	seq      atomic.Int64
 
@@ -115,20 +117,33 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = os.TempDir()
 	}
-	if cfg.UserBase == 0 {
-		cfg.UserBase = defaultUserBase(cfg.Instance)
-	}
-	b := &Backend{cfg: cfg, users: newUsers(os.Geteuid() == 0 && !cfg.NoUserSwitch, cfg.UserBase),
-		workDir: filepath.Join(cfg.WorkDir, "wasmwhisk-"+cfg.Instance)}
-	if !cfg.NoCgroups {
-		b.roots = cgroup.Probe()
-	}
+	var ledger *standalone.Ledger
 	if cfg.StateDir != "" {
 		l, err := standalone.OpenLedger(cfg.StateDir)
 		if err != nil {
 			return nil, fmt.Errorf("process: %w", err)
 		}
-		b.ledger = l
+		ledger = l
+	}
+	switchUsers := os.Geteuid() == 0 && !cfg.NoUserSwitch
+	var claim *userClaim
+	if switchUsers && cfg.UserBase == 0 {
+		var err error
+		if claim, err = claimUsers(cfg.Instance, cfg.StateDir); err != nil {
+			return nil, err
+		}
+		cfg.UserBase = claim.base
+	}
+	b := &Backend{cfg: cfg, users: newUsers(switchUsers, cfg.UserBase), claim: claim, ledger: ledger,
+		workDir: filepath.Join(cfg.WorkDir, "wasmwhisk-"+cfg.Instance)}
+	ok := false
+	defer func() {
+		if !ok {
+			claim.release()
+		}
+	}()
+	if !cfg.NoCgroups {
+		b.roots = cgroup.Probe()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -157,6 +172,7 @@ func New(cfg Config) (*Backend, error) {
 	if err := b.prepareWasmCache(); err != nil {
 		return nil, err
 	}
+	ok = true
 	return b, nil
 }
 
@@ -335,6 +351,9 @@ func (b *Backend) Close() error {
 	err := b.live.DestroyAll(ctx)
 	if rmErr := os.RemoveAll(b.workDir); rmErr != nil {
 		err = errors.Join(err, fmt.Errorf("process: %w", rmErr))
+	}
+	if err == nil {
+		b.claim.release() // nothing of the instance is left in its range
 	}
 	return err
 }

@@ -244,6 +244,9 @@ func TestRecoversWhatACrashLeft(t *testing.T) {
 	if entries, _ := first.ledger.Entries(); len(entries) != 3 {
 		t.Fatalf("ledger holds %d entries, want 3", len(entries))
 	}
+	if first.claim != nil {
+		first.claim.lock.Close() // as the kernel does for a process that died
+	}
 
 	second, err := New(cfg)
 	if err != nil {
@@ -309,5 +312,58 @@ func TestUsers(t *testing.T) {
 	}
 	if defaultUserBase("a") == defaultUserBase("b") {
 		t.Error("two instances share a range")
+	}
+}
+
+// TestClaimUsers: a range of user ids is never shared: not with a live server, not with an
+// instance that crashed and may have leftovers in it; an instance finds its own range again.
+func TestClaimUsers(t *testing.T) {
+	dir := func(base uint32) string {
+		d := t.TempDir()
+		if base != 0 {
+			os.WriteFile(filepath.Join(d, "users"), []byte(strconv.FormatUint(uint64(base), 10)), 0o600)
+		}
+		return d
+	}
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	xDir := dir(0)
+	x, err := claimUsers("x"+suffix, xDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := claimUsers("y"+suffix, dir(x.base)) // wants x's range
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.release()
+	if y.base == x.base {
+		t.Fatal("a live server's range was claimed again")
+	}
+	x.lock.Close() // x crashes: its lock goes, its ownership stays
+	zDir := dir(x.base)
+	z, err := claimUsers("z"+suffix, zDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z.base == x.base {
+		t.Fatal("a crashed instance's range was taken by another")
+	}
+	z.release()
+	x2, err := claimUsers("x"+suffix, xDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x2.base != x.base {
+		t.Fatalf("the instance restarted in range %d, not its own %d", x2.base, x.base)
+	}
+	x2.release() // a clean stop gives the range up
+	os.WriteFile(filepath.Join(zDir, "users"), []byte(strconv.FormatUint(uint64(x.base), 10)), 0o600)
+	z2, err := claimUsers("z"+suffix, zDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z2.release()
+	if z2.base != x.base {
+		t.Fatalf("a released range was not reused: %d, want %d", z2.base, x.base)
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,12 +36,98 @@ type users struct {
 	inUse map[uint32]bool
 }
 
-// defaultUserBase derives an instance's range: 2^30 + k*2^16 for k < 2^14, above the ids of
-// real accounts and below 2^31 (some tools treat user ids as signed).
+// userRanges is how many ranges there are: 2^30 + k*2^16 for k < 2^14, above the ids of real
+// accounts and below 2^31 (some tools treat user ids as signed).
+const userRanges = 1 << 14
+
+// defaultUserBase derives an instance's first choice of range from its id.
 func defaultUserBase(instance string) uint32 {
 	sum := sha256.Sum256([]byte(instance))
-	k := binary.BigEndian.Uint32(sum[:4]) % (1 << 14)
+	k := binary.BigEndian.Uint32(sum[:4]) % userRanges
 	return 1<<30 + k*userRange
+}
+
+// userClaim holds an instance's range of user ids: a lock file per range in os.TempDir(), locked
+// while the server runs and naming the instance that owns the range. Recovery kills every process
+// of the range, so a range must never be shared: one held by a live server, or owned by another
+// instance that may still have leftovers in it (it crashed and has not restarted), is passed
+// over for the next one.
+type userClaim struct {
+	base uint32
+	lock *os.File
+}
+
+// claimUsers finds and locks the instance's range, starting with the one recorded in stateDir by
+// an earlier run ("" keeps no record), then the one derived from the id.
+func claimUsers(instance, stateDir string) (*userClaim, error) {
+	first := defaultUserBase(instance)
+	record := ""
+	if stateDir != "" {
+		record = filepath.Join(stateDir, "users")
+		if data, err := os.ReadFile(record); err == nil {
+			if n, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 32); err == nil && n >= 1<<30 && (n-1<<30)%userRange == 0 && n < 1<<31 {
+				first = uint32(n)
+			}
+		}
+	}
+	for i := uint32(0); i < userRanges; i++ {
+		base := 1<<30 + ((first-1<<30)/userRange+i)%userRanges*userRange
+		f, ok := tryClaim(base, instance)
+		if !ok {
+			continue
+		}
+		if record != "" {
+			if err := os.WriteFile(record, []byte(strconv.FormatUint(uint64(base), 10)+"\n"), 0o600); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("process: record the user range: %w", err)
+			}
+		}
+		return &userClaim{base: base, lock: f}, nil
+	}
+	return nil, errors.New("process: every range of user ids is held by another instance")
+}
+
+// tryClaim locks the range's file and makes the instance its owner, unless another server holds
+// it or another instance owns it.
+func tryClaim(base uint32, instance string) (*os.File, bool) {
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("wasmwhisk-users-%d.lock", base))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return nil, false
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() || st.Sys().(*syscall.Stat_t).Uid != uint32(os.Geteuid()) {
+		f.Close() // not ours: somebody else's file at this name
+		return nil, false
+	}
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		f.Close()
+		return nil, false
+	}
+	owner, _ := io.ReadAll(f)
+	if o := strings.TrimSpace(string(owner)); o != "" && o != instance {
+		f.Close()
+		return nil, false
+	}
+	if f.Truncate(0) != nil {
+		f.Close()
+		return nil, false
+	}
+	if _, err := f.WriteAt([]byte(instance+"\n"), 0); err != nil {
+		f.Close()
+		return nil, false
+	}
+	return f, true
+}
+
+// release gives the range up: called after every container is destroyed, when the instance has
+// nothing left in it.
+func (c *userClaim) release() {
+	if c == nil || c.lock == nil {
+		return
+	}
+	_ = c.lock.Truncate(0)
+	c.lock.Close()
+	c.lock = nil
 }
 
 func newUsers(enabled bool, base uint32) *users {
