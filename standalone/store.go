@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -332,8 +333,14 @@ func (s *Store) GetAction(namespace, name string) (*Action, error) {
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	a, _, err := s.loadLocked(key)
-	return a, err
+	a, _, codeErr, err := s.loadLocked(key)
+	if err == nil {
+		err = codeErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 func (s *Store) cached(key string) *Action {
@@ -343,10 +350,11 @@ func (s *Store) cached(key string) *Action {
 }
 
 // loadLocked returns the stored action key with its code and the code's digest, from the cache
-// or the store (then caching it). The caller holds writeMu.
-func (s *Store) loadLocked(key string) (*Action, string, error) {
+// or the store (then caching it). When the code cannot be read (codeErr: a damaged or missing
+// file), the action comes without it and is not cached. The caller holds writeMu.
+func (s *Store) loadLocked(key string) (a *Action, digest string, codeErr, err error) {
 	var sa storedAction
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketActions).Get([]byte(key))
 		if v == nil {
 			return ErrNotFound
@@ -354,21 +362,20 @@ func (s *Store) loadLocked(key string) (*Action, string, error) {
 		return json.Unmarshal(v, &sa)
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if a := s.cached(key); a != nil {
-		return a, sa.CodeSHA256, nil
+		return a, sa.CodeSHA256, nil, nil
 	}
 	if sa.CodeSHA256 != "" {
 		code, err := s.code.get(sa.CodeSHA256)
 		if err != nil {
-			return nil, "", fmt.Errorf("store: action %s: %w", key, err)
+			return &sa.Action, sa.CodeSHA256, fmt.Errorf("store: action %s: %w", key, err), nil
 		}
 		sa.Exec.Code = &code
 	}
-	a := &sa.Action
-	s.cacheAction(key, a)
-	return a, sa.CodeSHA256, nil
+	s.cacheAction(key, &sa.Action)
+	return &sa.Action, sa.CodeSHA256, nil, nil
 }
 
 // cacheAction records the stored state of an action (nil: deleted).
@@ -389,9 +396,13 @@ func (s *Store) UpdateAction(namespace, name string, update func(old *Action) (*
 	key := string(actionKey(namespace, name))
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	old, oldDigest, err := s.loadLocked(key)
+	old, oldDigest, codeErr, err := s.loadLocked(key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
+	}
+	if codeErr != nil {
+		// Still let the action be replaced: that is how a user repairs it.
+		s.log.Warn("store: updating an action whose code cannot be read", "err", codeErr)
 	}
 	var arg *Action
 	if old != nil {
@@ -404,12 +415,15 @@ func (s *Store) UpdateAction(namespace, name string, update func(old *Action) (*
 		return nil, err
 	}
 	digest := ""
-	if a.Exec.Code != nil {
-		if old != nil && old.Exec.Code != nil && *old.Exec.Code == *a.Exec.Code {
-			digest = oldDigest
-		} else if digest, err = s.code.put(*a.Exec.Code); err != nil {
+	switch {
+	case a.Exec.Code != nil && old != nil && old.Exec.Code != nil && *old.Exec.Code == *a.Exec.Code:
+		digest = oldDigest
+	case a.Exec.Code != nil:
+		if digest, err = s.code.put(*a.Exec.Code); err != nil {
 			return nil, fmt.Errorf("store: action %s: %w", key, err)
 		}
+	case codeErr != nil && reflect.DeepEqual(a.Exec, old.Exec):
+		digest = oldDigest // the exec was kept, unreadable code and all
 	}
 	sa := storedAction{Action: *a, CodeSHA256: digest}
 	sa.Exec.Code = nil
@@ -428,7 +442,11 @@ func (s *Store) UpdateAction(namespace, name string, update func(old *Action) (*
 	}
 	s.release(oldDigest)
 	// The committed action is what the next invoke needs: keep it with its code.
-	s.cacheAction(key, a)
+	if a.Exec.Code == nil && digest != "" {
+		s.cacheAction(key, nil)
+	} else {
+		s.cacheAction(key, a)
+	}
 	return a, nil
 }
 
@@ -457,14 +475,17 @@ func (s *Store) release(digest string) {
 	}
 }
 
-// DeleteAction removes and returns the action.
+// DeleteAction removes and returns the action (without its code if that cannot be read).
 func (s *Store) DeleteAction(namespace, name string) (*Action, error) {
 	key := string(actionKey(namespace, name))
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	a, digest, err := s.loadLocked(key)
+	a, digest, codeErr, err := s.loadLocked(key)
 	if err != nil {
 		return nil, err
+	}
+	if codeErr != nil {
+		s.log.Warn("store: deleting an action whose code cannot be read", "err", codeErr)
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketActions).Delete([]byte(key)) })
 	if err != nil {

@@ -126,6 +126,28 @@ func TestStoreCode(t *testing.T) {
 	if _, err := s.GetAction("guest", "nope"); err != ErrNotFound {
 		t.Errorf("get missing: %v", err)
 	}
+	// A broken action can still be updated without touching its exec (it stays broken), repaired
+	// with new code, and deleted.
+	if _, err := s.UpdateAction("guest", "b", func(old *Action) (*Action, error) {
+		c := *old
+		c.Version = "9.9.9"
+		return &c, nil
+	}); err != nil {
+		t.Fatalf("update of a broken action's metadata: %v", err)
+	}
+	if _, err := s.GetAction("guest", "b"); err == nil {
+		t.Fatal("metadata update made broken code readable")
+	}
+	putTestAction(t, s, "a2", "repaired")
+	if a, err := s.GetAction("guest", "a2"); err != nil || *a.Exec.Code != "repaired" {
+		t.Fatalf("repaired action: %v", err)
+	}
+	if _, err := s.DeleteAction("guest", "b"); err != nil {
+		t.Fatalf("delete of a broken action: %v", err)
+	}
+	if got := codeFiles(t, dir); len(got) != 1 || got[0] != codeDigest("repaired") {
+		t.Fatalf("files after repair and delete: %v", got)
+	}
 }
 
 func testRecord(id string, start int64, name string) *Activation {
