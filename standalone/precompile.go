@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
 
@@ -52,8 +50,8 @@ type compileJob struct {
 	done   chan struct{} // closed when the job has finished, whatever its outcome
 }
 
-// precompiler runs compile jobs one at a time (compiling is CPU-bound) on a goroutine its group
-// owns. A nil *precompiler does nothing: precompilation is off.
+// precompiler runs compile jobs one at a time (compiling is CPU-bound) on one goroutine, which
+// close stops and waits for. A nil *precompiler does nothing: precompilation is off.
 type precompiler struct {
 	iv  *invoker
 	log *slog.Logger
@@ -67,7 +65,7 @@ type precompiler struct {
 	closed   bool
 
 	cancel context.CancelFunc
-	group  errgroup.Group
+	done   chan struct{} // closed when the worker has returned
 }
 
 func newPrecompiler(ctx context.Context, iv *invoker, log *slog.Logger) *precompiler {
@@ -75,9 +73,12 @@ func newPrecompiler(ctx context.Context, iv *invoker, log *slog.Logger) *precomp
 	p := &precompiler{
 		iv: iv, log: log, cancel: cancel,
 		pending: map[string]*compileJob{}, compiled: map[uint64]bool{}, seed: maphash.MakeSeed(),
-		wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
-	p.group.Go(func() error { p.work(ctx); return nil })
+	go func() {
+		defer close(p.done)
+		p.work(ctx)
+	}()
 	return p
 }
 
@@ -149,7 +150,7 @@ func (p *precompiler) close() {
 	p.closed = true
 	p.mu.Unlock()
 	p.cancel()
-	_ = p.group.Wait()
+	<-p.done
 }
 
 func (p *precompiler) work(ctx context.Context) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/runtime/wasm"
 	"github.com/wasmwhisk/wasmwhisk/standalone/wasmhost"
@@ -17,6 +18,19 @@ const watSpinInit = `(module (memory (export "memory") 1)
   (func (export "_initialize") (loop $l (br $l)))
   (func (export "wasmwhisk_alloc") (param i32) (result i32) i32.const 1024)
   (func (export "wasmwhisk_run") (param i32 i32) (result i64) i64.const 0))`
+
+// waitCompiled polls cond for up to two minutes: a compile takes seconds, and many more on a
+// loaded machine (the bound only stops a hang; nothing is timed).
+func waitCompiled(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // cachedModules lists the compiled modules in a module cache directory.
 func cachedModules(t testing.TB, dir string) []string {
@@ -52,7 +66,7 @@ func TestPrecompileAtCreate(t *testing.T) {
 	srv := startServer(t, b, nil)
 
 	createAction(t, srv, "hello", map[string]any{"exec": map[string]any{"kind": "wasm:0.1", "code": wasmReactorCode(t, "./actions/hello")}})
-	eventually(t, "the module compiled at create", func() bool { return len(cachedModules(t, cache)) == 1 })
+	waitCompiled(t, "the module compiled at create", func() bool { return len(cachedModules(t, cache)) == 1 })
 	if st := srv.PoolStats(); st.Containers != 0 {
 		t.Fatalf("pool after the compile: %+v", st)
 	}
@@ -65,7 +79,7 @@ func TestPrecompileAtCreate(t *testing.T) {
 	}
 
 	createAction(t, srv, "spin", map[string]any{"exec": map[string]any{"kind": "wasm:0.1", "code": watSpinInit}, "limits": map[string]any{"timeout": 300}})
-	eventually(t, "the second module compiled at create", func() bool { return len(cachedModules(t, cache)) == 2 })
+	waitCompiled(t, "the second module compiled at create", func() bool { return len(cachedModules(t, cache)) == 2 })
 	for _, m := range cachedModules(t, cache) {
 		if err := os.Remove(m); err != nil {
 			t.Fatal(err)
@@ -75,5 +89,5 @@ func TestPrecompileAtCreate(t *testing.T) {
 	if status != http.StatusBadGateway || !strings.Contains(string(rec.Response.Result), "exceeded its time limits of 300 milliseconds during initialization") {
 		t.Fatalf("spin: %d %s", status, rec.Response.Result)
 	}
-	eventually(t, "the module compiled again after the timed-out init", func() bool { return len(cachedModules(t, cache)) == 1 })
+	waitCompiled(t, "the module compiled again after the timed-out init", func() bool { return len(cachedModules(t, cache)) == 1 })
 }
