@@ -61,6 +61,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'WarmInvoke|ColdStart' -benchtime 300x ./standalone/
 	$(GO) test -run '^$$' -bench 'BigActionInStore' -benchtime 100x ./standalone/
 	$(GO) test -run '^$$' -bench 'StoreLayout' -benchtime 3s ./standalone/
+	$(GO) test -run '^$$' -bench 'ColdContainer' -benchtime 60x ./standalone/process
 	$(GO) test -run '^$$' -bench 'CreateToInit|WarmRun' -benchtime 10x ./standalone/docker
 	$(GO) test -run '^$$' -bench 'ColdInit' -benchtime 5x ./actions/mobilenet
 	bash bench/mobilenet.sh
