@@ -50,5 +50,5 @@ require (
 // google.golang.org/protobuf (nn/onnx reads ONNX files with its protowire) requires
 // github.com/golang/protobuf v1.5.0, which would run onnx-go's generated code on the reflective
 // APIv2 runtime: its method lookups by name defeat the linker's dead-code elimination and tripled
-// the wasm modules (MobileNet action 8.3 MB -> 25 MB). Keep the v1.3.2 onnx-go v0.5.0 was built on.
+// the wasm modules (MobileNet action 8.5 MB -> 25 MB). Keep the v1.3.2 onnx-go v0.5.0 was built on.
 replace github.com/golang/protobuf => github.com/golang/protobuf v1.3.2
