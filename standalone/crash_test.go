@@ -158,7 +158,8 @@ func TestCrashRecoveryRecords(t *testing.T) {
 				t.Fatalf("create: %d %s", status, body)
 			}
 			t.Logf("T+%v created", time.Since(began))
-			// Calibrate so that one activation runs for about 100 ms on this machine now.
+			// Calibrate so that one activation runs for about 300 ms on this machine now: the queue
+			// behind the one container then lasts long after the kill even if the load drops.
 			rounds := 200_000
 			status, _, body = call(t, http.MethodPost, api+"/actions/cpuhash?blocking=true&result=true", map[string]any{"rounds": rounds}, standalone.GuestKey)
 			var res struct{ Ms float64 }
@@ -166,11 +167,11 @@ func TestCrashRecoveryRecords(t *testing.T) {
 				t.Fatalf("calibration: %d %s", status, body)
 			}
 			if res.Ms > 0 {
-				rounds = max(1000, min(50_000_000, int(float64(rounds)*100/res.Ms)))
+				rounds = max(1000, min(50_000_000, int(float64(rounds)*300/res.Ms)))
 			}
 
 			t.Logf("T+%v calibrated", time.Since(began))
-			const nonBlocking, blockingClients = 40, 4
+			const nonBlocking, blockingClients = 60, 4
 			client := &http.Client{Timeout: time.Minute}
 			post := func(blocking bool) (int, string, error) {
 				url := api + "/actions/cpuhash"
