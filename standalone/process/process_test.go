@@ -46,7 +46,7 @@ func testBackend(t *testing.T, mutate func(*Config)) (*Backend, Config) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return b, b.cfg
+	return b, cfg // as given: a restart is configured as the first start was
 }
 
 func probeCode(t *testing.T) []byte {
@@ -246,6 +246,7 @@ func TestRecoversWhatACrashLeft(t *testing.T) {
 	}
 	if first.claim != nil {
 		first.claim.lock.Close() // as the kernel does for a process that died
+		first.claim = nil        // and a dead server releases nothing at Close
 	}
 
 	second, err := New(cfg)

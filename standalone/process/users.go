@@ -54,6 +54,7 @@ func defaultUserBase(instance string) uint32 {
 // over for the next one.
 type userClaim struct {
 	base uint32
+	path string
 	lock *os.File
 }
 
@@ -72,7 +73,8 @@ func claimUsers(instance, stateDir string) (*userClaim, error) {
 	}
 	for i := uint32(0); i < userRanges; i++ {
 		base := 1<<30 + ((first-1<<30)/userRange+i)%userRanges*userRange
-		f, ok := tryClaim(base, instance)
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("wasmwhisk-users-%d.lock", base))
+		f, ok := tryClaim(path, instance)
 		if !ok {
 			continue
 		}
@@ -82,24 +84,30 @@ func claimUsers(instance, stateDir string) (*userClaim, error) {
 				return nil, fmt.Errorf("process: record the user range: %w", err)
 			}
 		}
-		return &userClaim{base: base, lock: f}, nil
+		return &userClaim{base: base, path: path, lock: f}, nil
 	}
 	return nil, errors.New("process: every range of user ids is held by another instance")
 }
 
-// tryClaim locks the range's file and makes the instance its owner, unless another server holds
-// it or another instance owns it.
-func tryClaim(base uint32, instance string) (*os.File, bool) {
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("wasmwhisk-users-%d.lock", base))
+// tryClaim locks the range's file at path and makes the instance its owner, unless another
+// server holds it or another instance owns it.
+func tryClaim(path, instance string) (*os.File, bool) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return nil, false
 	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() || st.Sys().(*syscall.Stat_t).Uid != uint32(os.Geteuid()) {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Sys().(*syscall.Stat_t).Uid != uint32(os.Geteuid()) {
 		f.Close() // not ours: somebody else's file at this name
 		return nil, false
 	}
 	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		f.Close()
+		return nil, false
+	}
+	// A releasing server removes the file before it unlocks: a lock on a file no longer at the
+	// path is no claim.
+	if now, err := os.Lstat(path); err != nil || !os.SameFile(st, now) {
 		f.Close()
 		return nil, false
 	}
@@ -120,12 +128,12 @@ func tryClaim(base uint32, instance string) (*os.File, bool) {
 }
 
 // release gives the range up: called after every container is destroyed, when the instance has
-// nothing left in it.
+// nothing left in it. The file is removed while still locked (see tryClaim).
 func (c *userClaim) release() {
 	if c == nil || c.lock == nil {
 		return
 	}
-	_ = c.lock.Truncate(0)
+	_ = os.Remove(c.path)
 	c.lock.Close()
 	c.lock = nil
 }
