@@ -115,7 +115,7 @@ func BenchmarkBigActionInStore(b *testing.B) {
 		b.Fatal(err)
 	}
 	helloBody := []byte(fmt.Sprintf(`{"exec":{"kind":"wasm:0.1","code":%q},"limits":{"memory":128}}`, base64.StdEncoding.EncodeToString(hello)))
-	small := []byte(`{"exec":{"kind":"wasm:0.1","code":"AGFzbQEAAAA="}}`)
+	small := []byte(`{"exec":{"kind":"wasm:0.1","code":"AGFzbQEAAAABBAFgAAADAgEABwoBBl9zdGFydAAACgQBAgAL"}}`) // (module (func (export "_start")))
 	bigBody := []byte(fmt.Sprintf(`{"exec":{"kind":"wasm:0.1","code":%q}}`, big))
 	const conc, perRound = 10, 40
 	for _, synced := range []bool{true, false} {
