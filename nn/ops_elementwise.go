@@ -158,7 +158,7 @@ func buildClip(n *onnx.Node, in []*info) (kernel, []info, error) {
 		}
 		b := in[i+1]
 		if shapeLen(b.shape) != 1 || len(b.shape) > 1 {
-			return nil, nil, fmt.Errorf("Clip bound %d must be a scalar, has shape %v", i+1, b.shape)
+			return nil, nil, fmt.Errorf("bound %d of Clip must be a scalar, has shape %v", i+1, b.shape)
 		}
 		if b.c == nil {
 			runtimeBounds = true
@@ -210,7 +210,7 @@ func buildConstant(n *onnx.Node, in []*info) (kernel, []info, error) {
 	// onnx-go gives an input-less node a placeholder input; ignore it.
 	t, ok := n.Attrs["value"].(*onnx.Tensor)
 	if !ok {
-		return nil, nil, fmt.Errorf("Constant needs a tensor value attribute")
+		return nil, nil, fmt.Errorf("a Constant needs a tensor value attribute")
 	}
 	v := &value{shape: t.Shape, f: t.Float, i: t.Int, isInt: t.Float == nil}
 	return nil, []info{{shape: t.Shape, isInt: v.isInt, c: v}}, nil
@@ -366,7 +366,7 @@ func buildSoftmax(n *onnx.Node, in []*info) (kernel, []info, error) {
 		return nil, nil, err
 	}
 	if len(shape) == 0 {
-		return nil, nil, fmt.Errorf("Softmax of a scalar")
+		return nil, nil, fmt.Errorf("the Softmax of a scalar")
 	}
 	a, err := normAxis(ax, len(shape))
 	if err != nil {

@@ -42,7 +42,7 @@ func buildGemm(n *onnx.Node, in []*info) (kernel, []info, error) {
 	}
 	a, b := in[0].shape, in[1].shape
 	if len(a) != 2 || len(b) != 2 {
-		return nil, nil, fmt.Errorf("A %v and B %v must be matrices", a, b)
+		return nil, nil, fmt.Errorf("inputs A %v and B %v must be matrices", a, b)
 	}
 	k := &gemmOpKernel{transA: ta != 0, transB: tb != 0, alpha: alpha, beta: beta}
 	k.m, k.k = a[0], a[1]
@@ -64,7 +64,7 @@ func buildGemm(n *onnx.Node, in []*info) (kernel, []info, error) {
 	if len(in) > 2 && in[2] != nil {
 		bs, err := broadcastShape(in[2].shape, out)
 		if err != nil || !sameShape(bs, out) {
-			return nil, nil, fmt.Errorf("C %v does not broadcast to %v", in[2].shape, out)
+			return nil, nil, fmt.Errorf("input C %v does not broadcast to %v", in[2].shape, out)
 		}
 		k.cIdx = broadcastIndex(in[2].shape, out)
 	}

@@ -242,7 +242,7 @@ type concatKernel struct {
 
 func buildConcat(n *onnx.Node, in []*info) (kernel, []info, error) {
 	if len(in) == 0 {
-		return nil, nil, fmt.Errorf("Concat needs inputs")
+		return nil, nil, fmt.Errorf("a Concat needs inputs")
 	}
 	if err := checkAttrs(n, "axis"); err != nil {
 		return nil, nil, err

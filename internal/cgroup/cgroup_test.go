@@ -34,14 +34,17 @@ func TestMain(m *testing.M) {
 	case "sleep":
 		time.Sleep(time.Minute)
 	case "hog":
+		// Touches up to 1 GiB, far past the group's limit: the kernel kills it long before.
 		var keep [][]byte
-		for {
+		for len(keep) < 1024 {
 			b := make([]byte, 1<<20)
 			for i := range b {
 				b[i] = 1
 			}
 			keep = append(keep, b)
 		}
+		fmt.Fprintf(os.Stderr, "hog: still alive with %d MiB\n", len(keep))
+		os.Exit(3)
 	}
 	os.Exit(0)
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -89,7 +88,8 @@ func Build(t Target) (string, error) {
 		args = append(args, "-tags", strings.Join(t.Tags, ","))
 	}
 	args = append(args, t.Pkg)
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
+	// "go" from PATH is the toolchain running the tests: go test puts its own GOROOT/bin first.
+	cmd := exec.Command("go", args...)
 	cmd.Dir = root
 	cmd.Env = os.Environ()
 	if t.WASM {

@@ -115,7 +115,6 @@ type Executor struct {
 	// in progress and no run starts on a closed action.
 	life sync.RWMutex
 	quit chan struct{} // closed when Close starts: runs waiting for the reactor give up
-	seq  atomic.Uint64 // names of stdio files
 }
 
 // action is what a successful Init produced; it is immutable afterwards.

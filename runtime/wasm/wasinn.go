@@ -27,11 +27,10 @@ type nnEngine struct {
 	reg *wasinn.Registry
 	dir string // the model directory; "" for none
 
-	mu       sync.Mutex
-	dirCat   *wasinn.Catalog
-	dirErr   error
-	dirNotes []string // models of the directory that did not compile
-	dirOpen  bool
+	mu      sync.Mutex
+	dirCat  *wasinn.Catalog
+	dirErr  error
+	dirOpen bool
 }
 
 // storeData is what a store of this engine carries for its host functions.
