@@ -1,6 +1,8 @@
 // Package model finds a MobileNet-style classifier on disk (model directory resolution and the
-// JSON sidecar that describes its input and output) and runs it on images: preprocessing,
-// inference, softmax when the model does not apply it, top-k with labels.
+// JSON sidecar that describes its input and output) and runs it on images: preprocessing, the
+// model through an Engine, softmax when the model does not apply it, top-k with labels. It
+// imports no inference engine: package nnengine runs the model with nn in this process, and a
+// wasm action can hand it to the host through wasi-nn (actions/sdk/wasinn), without linking nn.
 package model
 
 import (
