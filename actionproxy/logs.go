@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"sync"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime"
 )
 
 type stream int
@@ -38,8 +40,8 @@ func (s *logSink) line(st stream, text string) {
 func (s *logSink) sentinels() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.out[streamStdout].Write([]byte(Sentinel + "\n"))
-	s.out[streamStderr].Write([]byte(Sentinel + "\n"))
+	s.out[streamStdout].Write([]byte(runtime.Sentinel + "\n"))
+	s.out[streamStderr].Write([]byte(runtime.Sentinel + "\n"))
 }
 
 // activation returns one activation's stdout and stderr writers.

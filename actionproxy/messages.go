@@ -1,10 +1,10 @@
 package actionproxy
 
-// Exact texts that OpenWhisk clients and conformance tests compare (../shared/openwhisk/SPEC.md §1).
+// Exact texts that OpenWhisk clients and conformance tests compare, as the reference runtimes send
+// them: openwhisk-runtime-go's openwhisk/initHandler.go and runHandler.go, openwhisk-runtime-docker's
+// core/actionProxy/actionproxy.py (the bad-argument text) and the invoker's time-limit message
+// (apache/openwhisk common/scala/src/main/scala/org/apache/openwhisk/http/ErrorResponse.scala).
 const (
-	// Sentinel ends an activation's output on stdout and on stderr.
-	Sentinel = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
-
 	msgReinit          = "Cannot initialize the action more than once."
 	msgNoCode          = "Missing main/no code to execute."
 	msgNotInitialized  = "no action defined yet"

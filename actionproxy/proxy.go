@@ -1,5 +1,5 @@
 // Package actionproxy serves OpenWhisk's action runtime contract, POST /init and POST /run
-// (../shared/openwhisk/SPEC.md §1), in front of a runtime.Executor. It decodes and validates
+// (apache/openwhisk docs/actions-new.md, "Action Interface"), in front of a runtime.Executor. It decodes and validates
 // payloads, manages the init-once state, the per-activation __OW_* context, log sentinels and
 // response framing; it knows nothing of how the action runs.
 package actionproxy

@@ -12,6 +12,11 @@ import (
 	"time"
 )
 
+// Sentinel is the line a proxy writes once to stdout and once to stderr after each activation's
+// output: the invoker reads an activation's logs up to it (ACTIVATION_LOG_SENTINEL in
+// apache/openwhisk common/scala/src/main/scala/org/apache/openwhisk/core/containerpool/Container.scala).
+const Sentinel = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+
 // InitRequest is a decoded /init payload.
 type InitRequest struct {
 	// Name is the action's simple name (may be empty: the conformance harness omits it).

@@ -1,5 +1,6 @@
 # wasmwhisk/mobilenet — a blackbox image (wsk action create --docker) with the native MobileNet
-# action baked in as the code stub: /init without code succeeds and runs /action/exec (SPEC §1.6).
+# action baked in as the code stub: /init without code succeeds and runs /action/exec, as in
+# openwhisk-runtime-docker's dockerskeleton (core/actionProxy/actionproxy.py).
 # The stub runs with /action as its working directory, so it finds the model in ./models/.
 FROM scratch
 COPY rootfs/ /

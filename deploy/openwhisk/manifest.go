@@ -1,9 +1,9 @@
 // Package openwhisk holds what registers wasmwhisk's kinds with a real Apache OpenWhisk: the
 // runtimes manifest (runtimes.json: OpenWhisk's default plus wasm:0.1 and native:0.1), Helm
 // values for openwhisk-deploy-kube and the standalone jar's config — and a parser that checks a
-// manifest against the field rules OpenWhisk's ExecManifest applies
-// (../shared/openwhisk/SPEC.md §5.1), so that a broken manifest fails here rather than when a
-// controller refuses to start.
+// manifest against the field rules OpenWhisk's ExecManifest applies (apache/openwhisk
+// common/scala/src/main/scala/org/apache/openwhisk/core/entity/ExecManifest.scala), so that a
+// broken manifest fails here rather than when a controller refuses to start.
 package openwhisk
 
 import (

@@ -16,11 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
-
-// Sentinel ends each activation's output on both streams.
-const Sentinel = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 
 // Container is a running action container under test.
 type Container struct {
@@ -147,7 +145,8 @@ func InitPayload(code *string, main string, env map[string]string) map[string]an
 	return map[string]any{"value": v}
 }
 
-// IsBinaryCode is the controller's rule for the binary flag (SPEC §1.2).
+// IsBinaryCode is the controller's rule for the binary flag (Exec.isBinaryCode in apache/openwhisk
+// common/scala/src/main/scala/org/apache/openwhisk/core/entity/Exec.scala).
 func IsBinaryCode(code string) bool { return archive.IsBase64(code) }
 
 // Init posts the init payload for code.
@@ -172,7 +171,7 @@ func (cl *Client) Streams(want int) (stdout, stderr string, nOut, nErr int) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		stdout, stderr = cl.c.Logs()
-		nOut, nErr = strings.Count(stdout, Sentinel), strings.Count(stderr, Sentinel)
+		nOut, nErr = strings.Count(stdout, runtime.Sentinel), strings.Count(stderr, runtime.Sentinel)
 		if (nOut >= want && nErr >= want) || time.Now().After(deadline) {
 			break
 		}
@@ -181,7 +180,7 @@ func (cl *Client) Streams(want int) (stdout, stderr string, nOut, nErr int) {
 	// As OpenWhisk's harness: a short grace for late output, then read again.
 	time.Sleep(100 * time.Millisecond)
 	stdout, stderr = cl.c.Logs()
-	return stdout, stderr, strings.Count(stdout, Sentinel), strings.Count(stderr, Sentinel)
+	return stdout, stderr, strings.Count(stdout, runtime.Sentinel), strings.Count(stderr, runtime.Sentinel)
 }
 
 // CheckStreams is the harness' checkStreams: each stream holds exactly n sentinels; with them
@@ -193,7 +192,7 @@ func (cl *Client) CheckStreams(n int, check func(stdout, stderr string)) {
 		cl.t.Fatalf("sentinels: stdout %d, stderr %d, want %d each\nstdout:\n%s\nstderr:\n%s", nOut, nErr, n, out, errs)
 	}
 	if check != nil {
-		check(strings.TrimSpace(strings.ReplaceAll(out, Sentinel, "")), strings.TrimSpace(strings.ReplaceAll(errs, Sentinel, "")))
+		check(strings.TrimSpace(strings.ReplaceAll(out, runtime.Sentinel, "")), strings.TrimSpace(strings.ReplaceAll(errs, runtime.Sentinel, "")))
 	}
 }
 
