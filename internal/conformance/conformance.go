@@ -1,6 +1,7 @@
-// Package conformance is an independent Go port of OpenWhisk's runtime conformance suite
-// (../shared/openwhisk/SPEC.md §2.1, §2.2 and the platform cases of §2.7) plus wasmwhisk's bad-input
-// cases. It drives a real action container over HTTP — a proxy process, a Docker container — and
+// Package conformance is an independent Go port of OpenWhisk's runtime conformance suite (the
+// harness of apache/openwhisk tests/src/test/scala/actionContainers/ActionContainer.scala and the
+// cases of BasicActionRunnerTests.scala), plus platform-contract cases that suite does not cover
+// and wasmwhisk's bad-input cases. It drives a real action container over HTTP — a proxy process, a Docker container — and
 // reads what the container wrote to stdout and stderr, counting sentinels as OpenWhisk's harness does.
 package conformance
 
