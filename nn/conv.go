@@ -96,8 +96,8 @@ func buildConv(n *onnx.Node, in []*info) (kernel, []info, error) {
 		}
 		k.colLen = size
 	}
-	if k.mode != convDepthwise && gemmAsm != nil && in[1].c != nil {
-		k.packed = k.packWeights(in[1].c.f)
+	if k.mode != convDepthwise && gemmAsm != nil && in[1].constant != nil {
+		k.packed = k.packWeights(in[1].constant.floats)
 	}
 	if !k.act {
 		k.lo, k.hi = float32(math.Inf(-1)), float32(math.Inf(1))
@@ -154,10 +154,10 @@ func (k *convKernel) packWeights(wt []float32) []*packedA {
 }
 
 func (k *convKernel) run(in, out []*value) error {
-	x, wt, y := in[0].f, in[1].f, out[0].f
+	x, wt, y := in[0].floats, in[1].floats, out[0].floats
 	var bias []float32
 	if len(in) > 2 && in[2] != nil {
-		bias = in[2].f
+		bias = in[2].floats
 	}
 	packed := k.packed
 	if packed == nil && gemmAsm != nil && k.mode != convDepthwise {

@@ -55,13 +55,13 @@ type inPlacer interface{ inPlace() bool }
 // info is what the compiler knows about a value: its static shape, element kind and, for
 // constants, the value itself.
 type info struct {
-	shape []int
-	isInt bool
-	c     *value
+	shape    []int
+	isInt    bool
+	constant *value
 }
 
 // builder validates a node against its input infos and returns its kernel and output infos. A
-// builder may return constant outputs (info.c set) and a nil kernel when the result depends only
+// builder may return constant outputs (info.constant set) and a nil kernel when the result depends only
 // on shapes.
 type builder func(n *onnx.Node, in []*info) (kernel, []info, error)
 
@@ -140,29 +140,86 @@ func Compile(g *onnx.Graph) (*Model, error) { return CompileWith(g, CompileOptio
 func CompileWith(g *onnx.Graph, opt CompileOptions) (*Model, error) {
 	nodes, inits := optimize(g)
 	m := &Model{Inputs: g.Inputs, Outputs: g.Outputs, Metadata: g.Metadata}
-	slotOf := map[string]int{}
-	var infos []*info
-	newSlot := func(name string, in *info) int {
-		slotOf[name] = len(infos)
-		infos = append(infos, in)
-		return len(infos) - 1
+	c := &compiler{opt: opt, slotOf: map[string]int{}}
+	if err := c.addInitializers(inits); err != nil {
+		return nil, err
 	}
-	var held int64 // bytes of constants and kernel data so far
-	grow := func(n int64, what string) error {
-		held += n
-		if opt.MaxBytes > 0 && held > opt.MaxBytes {
-			return fmt.Errorf("%s: the compiled model would hold more than %d bytes", what, opt.MaxBytes)
-		}
-		return nil
+	var err error
+	if m.inSlots, err = c.addInputs(g.Inputs); err != nil {
+		return nil, err
 	}
-	for name, t := range inits {
-		v := &value{shape: t.Shape, f: t.Float, i: t.Int, isInt: t.Float == nil}
-		newSlot(name, &info{shape: t.Shape, isInt: v.isInt, c: v})
-		if err := grow(4*int64(len(t.Float))+8*int64(len(t.Int)), "initializer "+name); err != nil {
+	opset := g.Opset
+	if opset == 0 {
+		opset = 13
+	}
+	for ni := range nodes {
+		st, err := c.addNode(&nodes[ni], opset)
+		if err != nil {
 			return nil, err
 		}
+		if st != nil {
+			m.steps = append(m.steps, *st)
+		}
 	}
-	for _, in := range g.Inputs {
+	for _, o := range g.Outputs {
+		s, ok := c.slotOf[o.Name]
+		if !ok {
+			return nil, fmt.Errorf("graph output %q is not produced by any node", o.Name)
+		}
+		m.outSlots = append(m.outSlots, s)
+	}
+	m.slots = make([]*value, len(c.infos))
+	m.konst = make([]bool, len(c.infos))
+	for i, in := range c.infos {
+		if in.constant != nil {
+			m.slots[i], m.konst[i] = in.constant, true
+		} else {
+			m.slots[i] = &value{shape: in.shape, isInt: in.isInt}
+		}
+	}
+	m.planBuffers()
+	return m, nil
+}
+
+// compiler is CompileWith's state while it walks the graph: a slot per named value, in the
+// order they are defined, and the bytes of constants and kernel data held so far.
+type compiler struct {
+	opt    CompileOptions
+	slotOf map[string]int
+	infos  []*info
+	held   int64
+}
+
+func (c *compiler) newSlot(name string, in *info) int {
+	c.slotOf[name] = len(c.infos)
+	c.infos = append(c.infos, in)
+	return len(c.infos) - 1
+}
+
+// grow accounts for n more bytes held by the compiled model, failing past opt.MaxBytes.
+func (c *compiler) grow(n int64, what string) error {
+	c.held += n
+	if c.opt.MaxBytes > 0 && c.held > c.opt.MaxBytes {
+		return fmt.Errorf("%s: the compiled model would hold more than %d bytes", what, c.opt.MaxBytes)
+	}
+	return nil
+}
+
+func (c *compiler) addInitializers(inits map[string]*onnx.Tensor) error {
+	for name, t := range inits {
+		v := &value{shape: t.Shape, floats: t.Float, ints: t.Int, isInt: t.Float == nil}
+		c.newSlot(name, &info{shape: t.Shape, isInt: v.isInt, constant: v})
+		if err := c.grow(4*int64(len(t.Float))+8*int64(len(t.Int)), "initializer "+name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addInputs gives each graph input a slot; every one needs a fixed shape and a supported type.
+func (c *compiler) addInputs(inputs []onnx.ValueInfo) ([]int, error) {
+	var slots []int
+	for _, in := range inputs {
 		for _, d := range in.Shape {
 			if d < 0 {
 				return nil, fmt.Errorf("input %q has a symbolic shape %v; a fixed shape is required", in.Name, in.Shape)
@@ -175,127 +232,123 @@ func CompileWith(g *onnx.Graph, opt CompileOptions) (*Model, error) {
 		if !isInt && in.DType != onnx.Float32 {
 			return nil, fmt.Errorf("input %q: element type %d is not supported", in.Name, in.DType)
 		}
-		m.inSlots = append(m.inSlots, newSlot(in.Name, &info{shape: in.Shape, isInt: isInt}))
+		slots = append(slots, c.newSlot(in.Name, &info{shape: in.Shape, isInt: isInt}))
 	}
-	for ni := range nodes {
-		n := &nodes[ni]
-		if n.Domain != "" && n.Domain != "ai.onnx" {
-			return nil, fmt.Errorf("%s: operator domain %q is not supported", n.Describe(), n.Domain)
+	return slots, nil
+}
+
+// addNode builds n's kernel and gives its outputs slots. It returns the plan step, or nil when
+// the node needs none: its outputs depend only on shapes, or on constants and were folded.
+func (c *compiler) addNode(n *onnx.Node, opset int64) (*step, error) {
+	if n.Domain != "" && n.Domain != "ai.onnx" {
+		return nil, fmt.Errorf("%s: operator domain %q is not supported", n.Describe(), n.Domain)
+	}
+	n.Attrs[attrOpset] = opset
+	b, ok := builders[n.OpType]
+	if !ok {
+		return nil, fmt.Errorf("unsupported operator %s", n.Describe())
+	}
+	ins, inSlots, allConst, err := c.nodeInputs(n)
+	if err != nil {
+		return nil, err
+	}
+	k, outs, err := b(n, ins)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
+	}
+	for _, o := range outs {
+		if !fitsValue(o.shape) {
+			return nil, fmt.Errorf("%s: output shape %v is too large", n.Describe(), o.shape)
 		}
-		n.Attrs[attrOpset] = g.Opset
-		if g.Opset == 0 {
-			n.Attrs[attrOpset] = int64(13)
+	}
+	if sk, ok := k.(sizedKernel); ok {
+		if err := c.grow(sk.constBytes(), n.Describe()); err != nil {
+			return nil, err
 		}
-		b, ok := builders[n.OpType]
-		if !ok {
-			return nil, fmt.Errorf("unsupported operator %s", n.Describe())
-		}
-		ins := make([]*info, len(n.Inputs))
-		inSlots := make([]int, len(n.Inputs))
-		allConst := true
-		for i, name := range n.Inputs {
-			inSlots[i] = -1
-			if name == "" {
-				continue
-			}
-			s, ok := slotOf[name]
-			if !ok {
-				return nil, fmt.Errorf("%s: input %q is not produced by any earlier node", n.Describe(), name)
-			}
-			inSlots[i] = s
-			ins[i] = infos[s]
-			if ins[i].c == nil {
-				allConst = false
-			}
-		}
-		k, outs, err := b(n, ins)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", n.Describe(), err)
-		}
-		for _, o := range outs {
-			if !fitsValue(o.shape) {
-				return nil, fmt.Errorf("%s: output shape %v is too large", n.Describe(), o.shape)
+	}
+	if len(outs) < len(n.Outputs) {
+		for _, o := range n.Outputs[len(outs):] {
+			if o != "" {
+				return nil, fmt.Errorf("%s: optional output %q is not supported", n.Describe(), o)
 			}
 		}
-		if sk, ok := k.(sizedKernel); ok {
-			if err := grow(sk.constBytes(), n.Describe()); err != nil {
-				return nil, err
-			}
-		}
-		if len(outs) < len(n.Outputs) {
-			for _, o := range n.Outputs[len(outs):] {
-				if o != "" {
-					return nil, fmt.Errorf("%s: optional output %q is not supported", n.Describe(), o)
-				}
-			}
-		}
-		outSlots := make([]int, 0, len(n.Outputs))
-		for i, name := range n.Outputs {
-			if name == "" {
-				outSlots = append(outSlots, -1)
-				continue
-			}
-			o := outs[i]
-			outSlots = append(outSlots, newSlot(name, &o))
-		}
-		if k == nil {
+	}
+	outSlots := make([]int, 0, len(n.Outputs))
+	for i, name := range n.Outputs {
+		if name == "" {
+			outSlots = append(outSlots, -1)
 			continue
 		}
-		if allConst {
-			// Fold: run the kernel now and keep its outputs as constants.
-			in := make([]*value, len(ins))
-			for i, x := range ins {
-				if x != nil {
-					in[i] = x.c
-				}
-			}
-			out := make([]*value, len(outSlots))
-			for i, s := range outSlots {
-				if s >= 0 {
-					if err := grow(8*int64(shapeLen(infos[s].shape)), n.Describe()+": constant folding"); err != nil {
-						return nil, err
-					}
-					out[i] = allocValue(infos[s])
-				}
-			}
-			if err := k.run(in, out); err != nil {
-				return nil, fmt.Errorf("%s: constant folding: %w", n.Describe(), err)
-			}
-			for i, s := range outSlots {
-				if s >= 0 {
-					infos[s].c = out[i]
-				}
-			}
+		o := outs[i]
+		outSlots = append(outSlots, c.newSlot(name, &o))
+	}
+	if k == nil {
+		return nil, nil
+	}
+	if allConst {
+		return nil, c.fold(n, k, ins, outSlots)
+	}
+	return &step{node: n, k: k, in: inSlots, out: outSlots}, nil
+}
+
+// nodeInputs looks up n's inputs (-1 and a nil info for an omitted optional one) and reports
+// whether all of them are constants.
+func (c *compiler) nodeInputs(n *onnx.Node) (ins []*info, slots []int, allConst bool, err error) {
+	ins = make([]*info, len(n.Inputs))
+	slots = make([]int, len(n.Inputs))
+	allConst = true
+	for i, name := range n.Inputs {
+		slots[i] = -1
+		if name == "" {
 			continue
 		}
-		m.steps = append(m.steps, step{node: n, k: k, in: inSlots, out: outSlots})
-	}
-	for _, o := range g.Outputs {
-		s, ok := slotOf[o.Name]
+		s, ok := c.slotOf[name]
 		if !ok {
-			return nil, fmt.Errorf("graph output %q is not produced by any node", o.Name)
+			return nil, nil, false, fmt.Errorf("%s: input %q is not produced by any earlier node", n.Describe(), name)
 		}
-		m.outSlots = append(m.outSlots, s)
-	}
-	m.slots = make([]*value, len(infos))
-	m.konst = make([]bool, len(infos))
-	for i, in := range infos {
-		if in.c != nil {
-			m.slots[i], m.konst[i] = in.c, true
-		} else {
-			m.slots[i] = &value{shape: in.shape, isInt: in.isInt}
+		slots[i] = s
+		ins[i] = c.infos[s]
+		if ins[i].constant == nil {
+			allConst = false
 		}
 	}
-	m.planBuffers()
-	return m, nil
+	return ins, slots, allConst, nil
+}
+
+// fold runs k now, on constant inputs, and keeps its outputs as constants.
+func (c *compiler) fold(n *onnx.Node, k kernel, ins []*info, outSlots []int) error {
+	in := make([]*value, len(ins))
+	for i, x := range ins {
+		if x != nil {
+			in[i] = x.constant
+		}
+	}
+	out := make([]*value, len(outSlots))
+	for i, s := range outSlots {
+		if s >= 0 {
+			if err := c.grow(8*int64(shapeLen(c.infos[s].shape)), n.Describe()+": constant folding"); err != nil {
+				return err
+			}
+			out[i] = allocValue(c.infos[s])
+		}
+	}
+	if err := k.run(in, out); err != nil {
+		return fmt.Errorf("%s: constant folding: %w", n.Describe(), err)
+	}
+	for i, s := range outSlots {
+		if s >= 0 {
+			c.infos[s].constant = out[i]
+		}
+	}
+	return nil
 }
 
 func allocValue(in *info) *value {
 	v := &value{shape: in.shape, isInt: in.isInt}
 	if in.isInt {
-		v.i = make([]int64, shapeLen(in.shape))
+		v.ints = make([]int64, shapeLen(in.shape))
 	} else {
-		v.f = make([]float32, shapeLen(in.shape))
+		v.floats = make([]float32, shapeLen(in.shape))
 	}
 	return v
 }

@@ -127,7 +127,7 @@ func TestONNXNodeTests(t *testing.T) {
 						continue
 					}
 					tt := readTensorFile(t, filepath.Join(set, "input_"+itoa(i)+".pb"))
-					inputs = append(inputs, &value{shape: tt.Shape, f: tt.Float, i: tt.Int, isInt: tt.Float == nil})
+					inputs = append(inputs, &value{shape: tt.Shape, floats: tt.Float, ints: tt.Int, isInt: tt.Float == nil})
 				}
 				outs, err := m.run(inputs)
 				if err != nil {
@@ -141,9 +141,9 @@ func TestONNXNodeTests(t *testing.T) {
 					for j := 0; j < want.Len(); j++ {
 						var got, exp float64
 						if want.Float != nil {
-							got, exp = float64(o.f[j]), float64(want.Float[j])
+							got, exp = float64(o.floats[j]), float64(want.Float[j])
 						} else {
-							got, exp = float64(o.i[j]), float64(want.Int[j])
+							got, exp = float64(o.ints[j]), float64(want.Int[j])
 						}
 						if !within(got, exp) {
 							t.Fatalf("output %d element %d: got %v, want %v", i, j, got, exp)

@@ -44,7 +44,7 @@ type clampKernel struct{ lo, hi float32 }
 func (k clampKernel) inPlace() bool { return true }
 
 func (k clampKernel) run(in, out []*value) error {
-	clamp(out[0].f, in[0].f, k.lo, k.hi)
+	clamp(out[0].floats, in[0].floats, k.lo, k.hi)
 	return nil
 }
 
@@ -160,11 +160,11 @@ func buildClip(n *onnx.Node, in []*info) (kernel, []info, error) {
 		if shapeLen(b.shape) != 1 || len(b.shape) > 1 {
 			return nil, nil, fmt.Errorf("bound %d of Clip must be a scalar, has shape %v", i+1, b.shape)
 		}
-		if b.c == nil {
+		if b.constant == nil {
 			runtimeBounds = true
 			continue
 		}
-		*dst = b.c.f[0]
+		*dst = b.constant.floats[0]
 	}
 	if runtimeBounds {
 		return clipRuntimeKernel{lo, hi}, []info{{shape: in[0].shape}}, nil
@@ -178,12 +178,12 @@ type clipRuntimeKernel struct{ lo, hi float32 }
 func (k clipRuntimeKernel) run(in, out []*value) error {
 	lo, hi := k.lo, k.hi
 	if len(in) > 1 && in[1] != nil {
-		lo = in[1].f[0]
+		lo = in[1].floats[0]
 	}
 	if len(in) > 2 && in[2] != nil {
-		hi = in[2].f[0]
+		hi = in[2].floats[0]
 	}
-	clamp(out[0].f, in[0].f, lo, hi)
+	clamp(out[0].floats, in[0].floats, lo, hi)
 	return nil
 }
 
@@ -198,8 +198,8 @@ func buildIdentity(n *onnx.Node, in []*info) (kernel, []info, error) {
 type copyKernel struct{}
 
 func (copyKernel) run(in, out []*value) error {
-	copy(out[0].f, in[0].f)
-	copy(out[0].i, in[0].i)
+	copy(out[0].floats, in[0].floats)
+	copy(out[0].ints, in[0].ints)
 	return nil
 }
 
@@ -212,8 +212,8 @@ func buildConstant(n *onnx.Node, in []*info) (kernel, []info, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("a Constant needs a tensor value attribute")
 	}
-	v := &value{shape: t.Shape, f: t.Float, i: t.Int, isInt: t.Float == nil}
-	return nil, []info{{shape: t.Shape, isInt: v.isInt, c: v}}, nil
+	v := &value{shape: t.Shape, floats: t.Float, ints: t.Int, isInt: t.Float == nil}
+	return nil, []info{{shape: t.Shape, isInt: v.isInt, constant: v}}, nil
 }
 
 // binaryKernel is Add and Mul with numpy broadcasting.
@@ -312,7 +312,7 @@ func buildBinary(n *onnx.Node, in []*info) (kernel, []info, error) {
 func (k *binaryKernel) constBytes() int64 { return 4 * int64(len(k.idxA)+len(k.idxB)) }
 
 func (k *binaryKernel) run(in, out []*value) error {
-	a, b, o := in[0].f, in[1].f, out[0].f
+	a, b, o := in[0].floats, in[1].floats, out[0].floats
 	if k.same {
 		b = b[:len(a)]
 		o = o[:len(a)]
@@ -381,7 +381,7 @@ func buildSoftmax(n *onnx.Node, in []*info) (kernel, []info, error) {
 }
 
 func (k *softmaxKernel) run(in, out []*value) error {
-	x, y := in[0].f, out[0].f
+	x, y := in[0].floats, out[0].floats
 	for o := 0; o < k.outer; o++ {
 		for i := 0; i < k.inner; i++ {
 			base := o*k.axis*k.inner + i

@@ -72,10 +72,10 @@ func buildGemm(n *onnx.Node, in []*info) (kernel, []info, error) {
 }
 
 func (k *gemmOpKernel) run(in, out []*value) error {
-	a, b, y := in[0].f, in[1].f, out[0].f
+	a, b, y := in[0].floats, in[1].floats, out[0].floats
 	var c []float32
 	if k.cIdx != nil {
-		c = in[2].f
+		c = in[2].floats
 	}
 	for i := 0; i < k.m; i++ {
 		for j := 0; j < k.n; j++ {
@@ -155,7 +155,7 @@ func buildMatMul(n *onnx.Node, in []*info) (kernel, []info, error) {
 }
 
 func (k *matMulKernel) run(in, out []*value) error {
-	a, b, y := in[0].f, in[1].f, out[0].f
+	a, b, y := in[0].floats, in[1].floats, out[0].floats
 	sa, sb, sy := k.m*k.k, k.k*k.n, k.m*k.n
 	for i := range y {
 		y[i] = 0

@@ -153,8 +153,8 @@ func (k *poolKernel) run(in, out []*value) error {
 	octr := make([]int, r)
 	kctr := make([]int, r)
 	for p := 0; p < k.planes; p++ {
-		x := in[0].f[p*k.inSz : (p+1)*k.inSz]
-		y := out[0].f[p*k.outSz : (p+1)*k.outSz]
+		x := in[0].floats[p*k.inSz : (p+1)*k.inSz]
+		y := out[0].floats[p*k.outSz : (p+1)*k.outSz]
 		for o := range y {
 			rem := o
 			for ax := 0; ax < r; ax++ {
@@ -248,13 +248,13 @@ func buildGlobalAveragePool(n *onnx.Node, in []*info) (kernel, []info, error) {
 }
 
 func (k *globalAvgKernel) run(in, out []*value) error {
-	x := in[0].f
+	x := in[0].floats
 	for p := 0; p < k.planes; p++ {
 		var sum float32
 		for _, v := range x[p*k.size : (p+1)*k.size] {
 			sum += v
 		}
-		out[0].f[p] = sum / float32(k.size)
+		out[0].floats[p] = sum / float32(k.size)
 	}
 	return nil
 }
@@ -298,7 +298,7 @@ func buildBatchNorm(n *onnx.Node, in []*info) (kernel, []info, error) {
 }
 
 func (k *batchNormKernel) run(in, out []*value) error {
-	x, scale, bias, mean, variance, y := in[0].f, in[1].f, in[2].f, in[3].f, in[4].f, out[0].f
+	x, scale, bias, mean, variance, y := in[0].floats, in[1].floats, in[2].floats, in[3].floats, in[4].floats, out[0].floats
 	for b := 0; b < k.n; b++ {
 		for c := 0; c < k.c; c++ {
 			s := scale[c] / float32(math.Sqrt(float64(variance[c]+k.eps)))

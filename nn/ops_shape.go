@@ -8,11 +8,11 @@ import (
 
 // constInts returns a constant integer input as ints.
 func constInts(in *info, what string) ([]int, error) {
-	if in == nil || in.c == nil || !in.isInt {
+	if in == nil || in.constant == nil || !in.isInt {
 		return nil, fmt.Errorf("%s must be a constant integer tensor", what)
 	}
-	out := make([]int, len(in.c.i))
-	for i, v := range in.c.i {
+	out := make([]int, len(in.constant.ints))
+	for i, v := range in.constant.ints {
 		if v > 1<<31 || v < -(1<<31) {
 			return nil, fmt.Errorf("%s: value %d out of range", what, v)
 		}
@@ -127,14 +127,14 @@ func buildShape(n *onnx.Node, in []*info) (kernel, []info, error) {
 	b, e := clampAxis(start), clampAxis(end)
 	v := &value{shape: []int{0}, isInt: true}
 	for i := b; i < e; i++ {
-		v.i = append(v.i, int64(s[i]))
+		v.ints = append(v.ints, int64(s[i]))
 	}
-	v.shape[0] = len(v.i)
-	if v.i == nil {
-		v.i = []int64{}
+	v.shape[0] = len(v.ints)
+	if v.ints == nil {
+		v.ints = []int64{}
 	}
 	// The shape is static, so the result is a constant whatever the input's data.
-	return nil, []info{{shape: v.shape, isInt: true, c: v}}, nil
+	return nil, []info{{shape: v.shape, isInt: true, constant: v}}, nil
 }
 
 // gatherKernel implements Gather along one axis.
@@ -167,7 +167,7 @@ func buildGather(n *onnx.Node, in []*info) (kernel, []info, error) {
 }
 
 func (k *gatherKernel) run(in, out []*value) error {
-	idx := in[1].i
+	idx := in[1].ints
 	nIdx := len(idx)
 	for j, ix := range idx {
 		if ix < 0 {
@@ -180,9 +180,9 @@ func (k *gatherKernel) run(in, out []*value) error {
 			src := (o*k.axisLen + int(ix)) * k.inner
 			dst := (o*nIdx + j) * k.inner
 			if in[0].isInt {
-				copy(out[0].i[dst:dst+k.inner], in[0].i[src:src+k.inner])
+				copy(out[0].ints[dst:dst+k.inner], in[0].ints[src:src+k.inner])
 			} else {
-				copy(out[0].f[dst:dst+k.inner], in[0].f[src:src+k.inner])
+				copy(out[0].floats[dst:dst+k.inner], in[0].floats[src:src+k.inner])
 			}
 		}
 	}
@@ -284,9 +284,9 @@ func (k *concatKernel) run(in, out []*value) error {
 		for i, x := range in {
 			sz := k.inner[i]
 			if x.isInt {
-				copy(out[0].i[pos:pos+sz], x.i[o*sz:(o+1)*sz])
+				copy(out[0].ints[pos:pos+sz], x.ints[o*sz:(o+1)*sz])
 			} else {
-				copy(out[0].f[pos:pos+sz], x.f[o*sz:(o+1)*sz])
+				copy(out[0].floats[pos:pos+sz], x.floats[o*sz:(o+1)*sz])
 			}
 			pos += sz
 		}
@@ -340,9 +340,9 @@ func (k *transposeKernel) run(in, out []*value) error {
 	pos := 0
 	for e := 0; e < n; e++ {
 		if in[0].isInt {
-			out[0].i[e] = in[0].i[pos]
+			out[0].ints[e] = in[0].ints[pos]
 		} else {
-			out[0].f[e] = in[0].f[pos]
+			out[0].floats[e] = in[0].floats[pos]
 		}
 		for ax := r - 1; ax >= 0; ax-- {
 			ctr[ax]++

@@ -53,12 +53,12 @@ func (m *Model) NewSession() *Session {
 		v := &value{shape: t.shape, isInt: t.isInt}
 		switch n := t.len(); {
 		case t.isInt:
-			v.i = make([]int64, n)
+			v.ints = make([]int64, n)
 			s.bytes += 8 * int64(n)
 		case m.bufOf[i] >= 0:
-			v.f = bufs[m.bufOf[i]][:n]
+			v.floats = bufs[m.bufOf[i]][:n]
 		default:
-			v.f = make([]float32, n)
+			v.floats = make([]float32, n)
 			s.bytes += 4 * int64(n)
 		}
 		s.slots[i] = v
@@ -90,7 +90,7 @@ func (s *Session) Input(i int) []float32 {
 	if v.isInt {
 		return nil
 	}
-	return v.f
+	return v.floats
 }
 
 // Output is float output i (in the order of Model.Outputs) of the last Run, of OutputShape(i).
@@ -104,7 +104,7 @@ func (s *Session) Output(i int) []float32 {
 	if v.isInt {
 		return nil
 	}
-	return v.f
+	return v.floats
 }
 
 // Run computes the outputs from the session's inputs on the calling goroutine. It checks ctx
@@ -137,7 +137,7 @@ func (s *Session) Run(ctx context.Context) error {
 			}
 			v := s.slots[sl]
 			if v.isInt {
-				clear(v.i) // integer kernels may rely on a zeroed output, as when allocated per run
+				clear(v.ints) // integer kernels may rely on a zeroed output, as when allocated per run
 			}
 			outs = append(outs, v)
 		}
@@ -161,7 +161,7 @@ func (m *Model) Bytes() int64 {
 	var n int64
 	for i, v := range m.slots {
 		if m.konst[i] {
-			n += 4*int64(len(v.f)) + 8*int64(len(v.i))
+			n += 4*int64(len(v.floats)) + 8*int64(len(v.ints))
 		}
 	}
 	for _, st := range m.steps {
@@ -204,7 +204,7 @@ func (m *Model) Run(inputs ...*Tensor) ([]*Tensor, error) {
 		if t == nil {
 			return nil, errors.New("nn: nil input")
 		}
-		vals[i] = &value{shape: t.Shape, f: t.Data}
+		vals[i] = &value{shape: t.Shape, floats: t.Data}
 	}
 	m.runMu.Lock()
 	defer m.runMu.Unlock()
@@ -217,7 +217,7 @@ func (m *Model) Run(inputs ...*Tensor) ([]*Tensor, error) {
 		if o.isInt {
 			return nil, fmt.Errorf("nn: output %q is an integer tensor", m.Outputs[i].Name)
 		}
-		res[i] = &Tensor{Shape: append([]int(nil), o.shape...), Data: append([]float32(nil), o.f...)}
+		res[i] = &Tensor{Shape: append([]int(nil), o.shape...), Data: append([]float32(nil), o.floats...)}
 	}
 	return res, nil
 }
@@ -239,10 +239,10 @@ func (m *Model) run(inputs []*value) ([]*value, error) {
 		if !sameShape(in.shape, want.shape) {
 			return nil, fmt.Errorf("nn: input %q: shape %v, the model wants %v", m.Inputs[i].Name, in.shape, want.shape)
 		}
-		if in.isInt != want.isInt || len(in.f)+len(in.i) != want.len() {
+		if in.isInt != want.isInt || len(in.floats)+len(in.ints) != want.len() {
 			return nil, fmt.Errorf("nn: input %q: wrong element type or data length", m.Inputs[i].Name)
 		}
-		want.f, want.i = in.f, in.i
+		want.floats, want.ints = in.floats, in.ints
 	}
 	if err := s.Run(context.Background()); err != nil {
 		return nil, err

@@ -15,10 +15,10 @@ func NewTensor(shape ...int) *Tensor {
 
 // value is a tensor inside the executor: float32 data, or int64 data for shape arithmetic.
 type value struct {
-	shape []int
-	f     []float32
-	i     []int64
-	isInt bool
+	shape  []int
+	floats []float32
+	ints   []int64
+	isInt  bool
 }
 
 func (v *value) len() int { return shapeLen(v.shape) }
