@@ -13,7 +13,7 @@ import (
 // runCommand runs one activation of a command module in a fresh store: the value on stdin, the
 // activation's environment, _start, then the last line of stdout as the result and the rest of
 // the output as logs.
-func (x *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.Time, claim func() bool) (json.RawMessage, error) {
+func (ex *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.Time, tryDeliver func() bool) (json.RawMessage, error) {
 	var files [3]*stdioFile // stdin, stdout, stderr
 	defer func() {
 		for _, f := range files {
@@ -38,16 +38,16 @@ func (x *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.T
 		return nil, fmt.Errorf("wasm: run: write stdin: %w", err)
 	}
 
-	nn := x.newNNInstance(a) // the instance's wasi-nn state lives as long as this run
+	nn := ex.newNNInstance(a) // the instance's wasi-nn state lives as long as this run
 	if nn != nil {
 		defer nn.Close()
 	}
-	unwatchOut := x.eng.watch(&watchedFile{f: stdout.f, head: x.cfg.LogLimit, tail: x.cfg.MaxResultBytes + 1})
-	unwatchErr := x.eng.watch(&watchedFile{f: stderr.f, head: x.cfg.LogLimit})
-	guestErr := nnTimeout(nn, x.execCommand(a, req, deadline, stdin.path, stdout.path, stderr.path, nn))
+	unwatchOut := ex.eng.watch(&watchedFile{f: stdout.f, head: ex.cfg.LogLimit, tail: ex.cfg.MaxResultBytes + 1})
+	unwatchErr := ex.eng.watch(&watchedFile{f: stderr.f, head: ex.cfg.LogLimit})
+	guestErr := nnTimeout(nn, ex.execCommand(a, req, deadline, stdin.path, stdout.path, stderr.path, nn))
 	unwatchOut()
 	unwatchErr()
-	if !claim() {
+	if !tryDeliver() {
 		return nil, nil // Run has given up on this activation; only clean up
 	}
 
@@ -59,15 +59,15 @@ func (x *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.T
 	if err != nil {
 		return nil, fmt.Errorf("wasm: run: %w", err)
 	}
-	logEnd, result, resErr := lastLine(stdout.f, outSize, x.cfg.MaxResultBytes)
+	logEnd, result, resErr := lastLine(stdout.f, outSize, ex.cfg.MaxResultBytes)
 	if guestErr != nil {
 		// A failed run has no result: all of its output is log.
 		logEnd = outSize
 	}
-	if err := copyLog(req.Stdout, req.Stderr, stdout.f, 0, logEnd, x.cfg.LogLimit); err != nil {
+	if err := copyLog(req.Stdout, req.Stderr, stdout.f, 0, logEnd, ex.cfg.LogLimit); err != nil {
 		return nil, fmt.Errorf("wasm: run: copy stdout: %w", err)
 	}
-	if err := copyLog(req.Stderr, req.Stderr, stderr.f, 0, errSize, x.cfg.LogLimit); err != nil {
+	if err := copyLog(req.Stderr, req.Stderr, stderr.f, 0, errSize, ex.cfg.LogLimit); err != nil {
 		return nil, fmt.Errorf("wasm: run: copy stderr: %w", err)
 	}
 	if err := writeNNLog(nn, req.Stderr); err != nil {
@@ -87,25 +87,25 @@ func (x *Executor) runCommand(a *action, req runtime.RunRequest, deadline time.T
 }
 
 // execCommand instantiates the module and calls _start under the deadline.
-func (x *Executor) execCommand(a *action, req runtime.RunRequest, deadline time.Time, in, out, errf string, nn *wasinn.Instance) error {
+func (ex *Executor) execCommand(a *action, req runtime.RunRequest, deadline time.Time, in, out, errf string, nn *wasinn.Instance) error {
 	w, err := wasiConfig(a, req.Context["action_name"], req.Env, in, out, errf)
 	if err != nil {
 		return err
 	}
-	store := x.newStore(w, nn)
+	store := ex.newStore(w, nn)
 	defer store.Close()
 	defer beginNN(nn, deadline)()
-	x.eng.enter()
-	defer x.eng.leave()
-	store.SetEpochDeadline(x.eng.deadlineTicks(time.Until(deadline)))
-	inst, err := x.eng.linker.Instantiate(store, a.module)
+	ex.eng.enter()
+	defer ex.eng.leave()
+	store.SetEpochDeadline(ex.eng.deadlineTicks(time.Until(deadline)))
+	inst, err := ex.eng.linker.Instantiate(store, a.module)
 	if err != nil {
-		return x.guestFailure(err, "the action", 0)
+		return ex.guestFailure(err, "the action", 0)
 	}
 	start := inst.GetFunc(store, exportStart)
 	if start == nil {
 		return runtime.Errorf(http.StatusBadGateway, "the action has no _start export", nil)
 	}
 	_, err = start.Call(store)
-	return x.guestFailure(err, "the action", memorySize(store, inst))
+	return ex.guestFailure(err, "the action", memorySize(store, inst))
 }

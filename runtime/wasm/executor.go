@@ -129,23 +129,24 @@ type action struct {
 	nn       *wasinn.Catalog // the graphs load_by_name answers; nil when the module has no wasi-nn
 	// workers counts guest calls in flight, including those Run gave up on. The module is
 	// released once the action is retired (Close, or a failed Init) and no worker remains, by
-	// whichever of the two comes last (see release).
+	// whichever of the two comes last (see releaseIfUnused).
 	workers  atomic.Int64
 	retired  atomic.Bool
 	released atomic.Bool
 }
 
 // retire marks the action as no longer used by its executor and releases its module unless a
-// guest call is still in flight; the last such call then releases it.
-func (x *Executor) retire(a *action) {
+// guest call is still in flight; the last such call then releases it (releaseIfUnused).
+func (ex *Executor) retire(a *action) {
 	a.retired.Store(true)
-	x.release(a)
+	ex.releaseIfUnused(a)
 }
 
-// release drops the action's hold on its module once it is retired and idle; exactly once.
-func (x *Executor) release(a *action) {
+// releaseIfUnused drops the action's hold on its module once it is retired and no guest call is
+// in flight; exactly once.
+func (ex *Executor) releaseIfUnused(a *action) {
 	if a.retired.Load() && a.workers.Load() == 0 && a.released.CompareAndSwap(false, true) {
-		x.eng.releaseModule(a.shared)
+		ex.eng.releaseModule(a.shared)
 		a.nn.Close()
 	}
 }
@@ -200,8 +201,8 @@ func (e *Engine) NewExecutor(cfg Config) *Executor {
 }
 
 // Info describes the loaded action; ok is false before a successful Init.
-func (x *Executor) Info() (Info, bool) {
-	a := x.act.Load()
+func (ex *Executor) Info() (Info, bool) {
+	a := ex.act.Load()
 	if a == nil {
 		return Info{}, false
 	}
@@ -211,48 +212,48 @@ func (x *Executor) Info() (Info, bool) {
 // Init loads the action: it decodes the code (module, zip or precompiled module), compiles it or
 // loads it from the cache, checks its imports and ABI, and for a reactor instantiates it and runs
 // _initialize. Errors for bad code are *runtime.Error with status 502.
-func (x *Executor) Init(ctx context.Context, req runtime.InitRequest) error {
+func (ex *Executor) Init(ctx context.Context, req runtime.InitRequest) error {
 	if len(req.Code) == 0 {
 		return runtime.ErrNoCode
 	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.closed {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.closed {
 		return errClosed
 	}
-	if x.act.Load() != nil {
+	if ex.act.Load() != nil {
 		return errors.New("wasm: init: the action is already initialized")
 	}
 	// Files on disk are only needed for an archive's files, or for the guests' stdio where memory
 	// files are unavailable; a bare module on Linux needs none (and Init saves the system calls).
 	attempt := ""
 	if bytes.HasPrefix(req.Code, magicZip) || bytes.HasPrefix(req.Code, magicZipEmpty) || !memFilesWork() {
-		if x.dir == "" {
-			dir, err := os.MkdirTemp(x.cfg.WorkDir, "wasmwhisk-action-")
+		if ex.dir == "" {
+			dir, err := os.MkdirTemp(ex.cfg.WorkDir, "wasmwhisk-action-")
 			if err != nil {
 				return fmt.Errorf("wasm: init: %w", err)
 			}
-			x.dir = dir
+			ex.dir = dir
 		}
 		// A fresh directory per attempt, so that a failed Init leaves nothing behind for the next.
 		var err error
-		if attempt, err = os.MkdirTemp(x.dir, "init-"); err != nil {
+		if attempt, err = os.MkdirTemp(ex.dir, "init-"); err != nil {
 			return fmt.Errorf("wasm: init: %w", err)
 		}
 	}
-	a, err := x.load(ctx, req, attempt)
+	a, err := ex.load(ctx, req, attempt)
 	if err != nil || a == nil { // a is nil after a compile-only Init
 		if attempt != "" {
 			os.RemoveAll(attempt)
 		}
 		return err
 	}
-	x.act.Store(a)
+	ex.act.Store(a)
 	return nil
 }
 
-func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string) (*action, error) {
-	art, err := decodeCode(req.Code, filepath.Join(dir, "action"), x.eng.cacheDir, archive.Limits{MaxBytes: x.cfg.MaxArchiveBytes, MaxFiles: x.cfg.MaxArchiveEntries}, !x.cfg.DisallowPrecompiled)
+func (ex *Executor) load(ctx context.Context, req runtime.InitRequest, dir string) (*action, error) {
+	art, err := decodeCode(req.Code, filepath.Join(dir, "action"), ex.eng.cacheDir, archive.Limits{MaxBytes: ex.cfg.MaxArchiveBytes, MaxFiles: ex.cfg.MaxArchiveEntries}, !ex.cfg.DisallowPrecompiled)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +263,7 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 		ioDir:    dir,
 	}
 	a.info = Info{HasFiles: art.filesDir != ""}
-	shared, wasShared, err := x.eng.acquireModule(art.module, art.precompiled)
+	shared, wasShared, err := ex.eng.acquireModule(art.module, art.precompiled)
 	if err != nil {
 		return nil, err
 	}
@@ -274,44 +275,44 @@ func (x *Executor) load(ctx context.Context, req runtime.InitRequest, dir string
 	ok := false
 	defer func() {
 		if !ok {
-			x.retire(a)
+			ex.retire(a)
 		}
 	}()
-	if err := x.checkImports(a.module); err != nil {
+	if err := ex.checkImports(a.module); err != nil {
 		return nil, err
 	}
 	if a.info.ABI, err = detectABI(a.module); err != nil {
 		return nil, err
 	}
-	if x.cfg.CompileOnly {
+	if ex.cfg.CompileOnly {
 		return nil, nil // the deferred retire lets go of the module; the cache keeps it
 	}
-	if x.eng.nn != nil && importsNN(a.module) {
-		if a.nn, err = x.openNN(art.filesDir, art.files, x.cfg.InitStderr); err != nil {
+	if ex.eng.nn != nil && importsNN(a.module) {
+		if a.nn, err = ex.openNN(art.filesDir, art.files, ex.cfg.InitStderr); err != nil {
 			return nil, err
 		}
 		a.info.WasiNN, a.info.Graphs = true, a.nn.Names()
 	}
 	if a.info.ABI == ABIReactor {
 		a.reactor = newReactorPool()
-		if !x.cfg.FreshReactor {
-			deadline := time.Now().Add(x.cfg.MaxDuration)
+		if !ex.cfg.FreshReactor {
+			deadline := time.Now().Add(ex.cfg.MaxDuration)
 			if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 				deadline = d
 			}
 			// Guarded like a run: a guest blocked in a host call during _initialize must not
 			// hold Init past its deadline.
 			var inst *reactorInstance
-			_, err := x.guard(ctx, a, deadline, func(claim func() bool) (json.RawMessage, error) {
-				r, err := x.newReactor(a, reactorEnv(req.Env, x.cfg.Environ), deadline)
-				if !claim() {
+			_, err := ex.runGuest(ctx, a, deadline, func(tryDeliver func() bool) (json.RawMessage, error) {
+				r, err := ex.newReactor(a, reactorEnv(req.Env, ex.cfg.Environ), deadline)
+				if !tryDeliver() {
 					if r != nil {
 						r.close()
 					}
 					return nil, nil
 				}
 				if r != nil {
-					if cerr := r.copyLogs(x, x.cfg.InitStdout, x.cfg.InitStderr); cerr != nil && err == nil {
+					if cerr := r.copyLogs(ex, ex.cfg.InitStdout, ex.cfg.InitStderr); cerr != nil && err == nil {
 						err = fmt.Errorf("wasm: init: copy logs: %w", cerr)
 					}
 					if err != nil {
@@ -353,8 +354,8 @@ func reactorEnv(env map[string]string, environ []string) map[string]string {
 }
 
 // checkImports rejects modules that import anything but WASI preview 1.
-func (x *Executor) checkImports(m *wasmtime.Module) error {
-	store := wasmtime.NewStore(x.eng.engine)
+func (ex *Executor) checkImports(m *wasmtime.Module) error {
+	store := wasmtime.NewStore(ex.eng.engine)
 	defer store.Close()
 	for _, imp := range m.Imports() {
 		name := ""
@@ -362,7 +363,7 @@ func (x *Executor) checkImports(m *wasmtime.Module) error {
 			name = *n
 		}
 		if imp.Module() == wasinn.ImportModule {
-			if x.eng.nn == nil {
+			if ex.eng.nn == nil {
 				return badCode("the module imports %s.%s, which the wasm:0.1 runtime does not provide: wasi-nn is turned off on this runtime", imp.Module(), name)
 			}
 			if err := checkNNImport(imp, name); err != nil {
@@ -370,9 +371,9 @@ func (x *Executor) checkImports(m *wasmtime.Module) error {
 			}
 			continue
 		}
-		if x.eng.linker.Get(store, imp.Module(), name) == nil {
+		if ex.eng.linker.Get(store, imp.Module(), name) == nil {
 			provides := "WASI preview 1, module wasi_snapshot_preview1"
-			if x.eng.nn != nil {
+			if ex.eng.nn != nil {
 				provides += ", and wasi-nn, module " + wasinn.ImportModule
 			}
 			return badCode("the module imports %s.%s, which the wasm:0.1 runtime does not provide (it provides %s)", imp.Module(), name, provides)
@@ -477,29 +478,29 @@ func kindList(k []wasmtime.ValKind) string {
 }
 
 // Run runs one activation. Logs go to req.Stdout and req.Stderr before Run returns.
-func (x *Executor) Run(ctx context.Context, req runtime.RunRequest) (json.RawMessage, error) {
-	x.life.RLock()
-	defer x.life.RUnlock()
-	a := x.act.Load()
+func (ex *Executor) Run(ctx context.Context, req runtime.RunRequest) (json.RawMessage, error) {
+	ex.life.RLock()
+	defer ex.life.RUnlock()
+	a := ex.act.Load()
 	if a == nil {
 		return nil, runtime.Errorf(http.StatusInternalServerError, "the action is not initialized", nil)
 	}
-	deadline := x.deadline(ctx, req.Context)
+	deadline := ex.deadline(ctx, req.Context)
 	if a.info.ABI == ABICommand {
-		return x.guard(ctx, a, deadline, func(claim func() bool) (json.RawMessage, error) {
-			return x.runCommand(a, req, deadline, claim)
+		return ex.runGuest(ctx, a, deadline, func(tryDeliver func() bool) (json.RawMessage, error) {
+			return ex.runCommand(a, req, deadline, tryDeliver)
 		}, nil)
 	}
-	return x.runReactor(ctx, a, req, deadline)
+	return ex.runReactor(ctx, a, req, deadline)
 }
 
 // deadline is when this activation must end: the earliest of the activation's deadline, the
 // context's and now + MaxDuration. An activation deadline that has already passed is ignored:
 // the platform computes it just before /run, so a past one is not a real deadline (OpenWhisk's
 // conformance tests send "123").
-func (x *Executor) deadline(ctx context.Context, actCtx map[string]string) time.Time {
+func (ex *Executor) deadline(ctx context.Context, actCtx map[string]string) time.Time {
 	now := time.Now()
-	d := now.Add(x.cfg.MaxDuration)
+	d := now.Add(ex.cfg.MaxDuration)
 	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
 		d = cd
 	}
@@ -526,16 +527,16 @@ type outcome struct {
 	err    error
 }
 
-// guard runs work on its own goroutine and waits for it until the deadline (plus runGrace) or the
-// context ends. work calls claim once the guest is done: true means Run still waits and work may
-// write logs and deliver; false means Run has returned and work must only clean up. onAbandon runs
-// when Run gives up.
-func (x *Executor) guard(ctx context.Context, a *action, deadline time.Time, work func(claim func() bool) (json.RawMessage, error), onAbandon func()) (json.RawMessage, error) {
+// runGuest runs guest on its own goroutine and waits for it until the deadline (plus runGrace) or
+// the context ends. guest calls tryDeliver once the guest code is done: true means Run still
+// waits, and guest may write logs and deliver its outcome; false means Run has returned and guest
+// must only clean up. onGiveUp runs when Run stops waiting.
+func (ex *Executor) runGuest(ctx context.Context, a *action, deadline time.Time, guest func(tryDeliver func() bool) (json.RawMessage, error), onGiveUp func()) (json.RawMessage, error) {
 	var state atomic.Int32
-	claim := func() bool { return state.CompareAndSwap(runPending, runClaimed) }
+	tryDeliver := func() bool { return state.CompareAndSwap(runPending, runClaimed) }
 	done := make(chan outcome, 1)
 	a.workers.Add(1)
-	x.eng.workers.Add(1)
+	ex.eng.workers.Add(1)
 	go func() {
 		var o outcome
 		func() {
@@ -543,10 +544,10 @@ func (x *Executor) guard(ctx context.Context, a *action, deadline time.Time, wor
 			// must see no worker, or the module would stay held by nobody.
 			defer func() {
 				a.workers.Add(-1)
-				x.release(a)
-				x.eng.workers.Add(-1)
+				ex.releaseIfUnused(a)
+				ex.eng.workers.Add(-1)
 			}()
-			o.result, o.err = work(claim)
+			o.result, o.err = guest(tryDeliver)
 		}()
 		done <- o
 	}()
@@ -568,8 +569,8 @@ func (x *Executor) guard(ctx context.Context, a *action, deadline time.Time, wor
 		o := <-done // the worker claimed first and is delivering
 		return o.result, o.err
 	}
-	if onAbandon != nil {
-		onAbandon()
+	if onGiveUp != nil {
+		onGiveUp()
 	}
 	return nil, giveUp
 }
@@ -577,25 +578,25 @@ func (x *Executor) guard(ctx context.Context, a *action, deadline time.Time, wor
 // Close releases the action: it waits for runs in progress, drops the reactor instance and the
 // compiled module, and removes the executor's files. Guests abandoned at their deadline while
 // blocked in a host call finish on their own and release what they hold.
-func (x *Executor) Close() error {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.closed {
+func (ex *Executor) Close() error {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.closed {
 		return nil
 	}
-	x.closed = true
-	close(x.quit)
-	x.life.Lock()
-	a := x.act.Swap(nil)
-	x.life.Unlock()
+	ex.closed = true
+	close(ex.quit)
+	ex.life.Lock()
+	a := ex.act.Swap(nil)
+	ex.life.Unlock()
 	if a != nil {
 		if a.reactor != nil {
 			a.reactor.close()
 		}
-		x.retire(a)
+		ex.retire(a)
 	}
-	if x.dir != "" {
-		if err := os.RemoveAll(x.dir); err != nil {
+	if ex.dir != "" {
+		if err := os.RemoveAll(ex.dir); err != nil {
 			return fmt.Errorf("wasm: close: %w", err)
 		}
 	}
@@ -649,9 +650,9 @@ func wasiConfig(a *action, runName string, env map[string]string, stdin, stdout,
 
 // newStore makes a store with the executor's limits, the given WASI context and the instance's
 // wasi-nn state (nil when the action does not use wasi-nn).
-func (x *Executor) newStore(w *wasmtime.WasiConfig, nn *wasinn.Instance) *wasmtime.Store {
-	store := wasmtime.NewStoreWithData(x.eng.engine, &storeData{nn: nn})
-	store.Limiter(x.cfg.MemoryLimit, -1, -1, -1, -1)
+func (ex *Executor) newStore(w *wasmtime.WasiConfig, nn *wasinn.Instance) *wasmtime.Store {
+	store := wasmtime.NewStoreWithData(ex.eng.engine, &storeData{nn: nn})
+	store.Limiter(ex.cfg.MemoryLimit, -1, -1, -1, -1)
 	store.SetWasi(w)
 	return store
 }
@@ -660,7 +661,7 @@ func (x *Executor) newStore(w *wasmtime.WasiConfig, nn *wasinn.Instance) *wasmti
 // error: nil for a WASI exit with code 0, *runtime.TimeoutError for an epoch interrupt, and a 502
 // *runtime.Error naming the cause otherwise. what names the call ("the action", "the reactor's
 // _initialize").
-func (x *Executor) guestFailure(err error, what string, memBytes uint64) error {
+func (ex *Executor) guestFailure(err error, what string, memBytes uint64) error {
 	if err == nil {
 		return nil
 	}
@@ -669,7 +670,7 @@ func (x *Executor) guestFailure(err error, what string, memBytes uint64) error {
 		if code := trap.Code(); code != nil && *code == wasmtime.Interrupt {
 			return &runtime.TimeoutError{Err: fmt.Errorf("%s was interrupted at its deadline", what)}
 		}
-		return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("%s trapped: %s%s", what, trapReason(trap), x.memoryNote(memBytes)), err)
+		return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("%s trapped: %s%s", what, trapReason(trap), ex.memoryNote(memBytes)), err)
 	}
 	var werr *wasmtime.Error
 	if errors.As(err, &werr) {
@@ -677,18 +678,18 @@ func (x *Executor) guestFailure(err error, what string, memBytes uint64) error {
 			if status == 0 {
 				return nil
 			}
-			return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("%s exited with code %d%s", what, status, x.memoryNote(memBytes)), err)
+			return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("%s exited with code %d%s", what, status, ex.memoryNote(memBytes)), err)
 		}
 	}
 	return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("%s failed: %s", what, firstLine(err.Error())), err)
 }
 
 // memoryNote explains a failure when the guest's memory was at its limit: the likely cause.
-func (x *Executor) memoryNote(memBytes uint64) string {
-	if memBytes == 0 || float64(memBytes) < 0.9*float64(x.cfg.MemoryLimit) {
+func (ex *Executor) memoryNote(memBytes uint64) string {
+	if memBytes == 0 || float64(memBytes) < 0.9*float64(ex.cfg.MemoryLimit) {
 		return ""
 	}
-	return fmt.Sprintf(" (its memory was %d MiB, at the limit of %d MiB)", memBytes>>20, x.cfg.MemoryLimit>>20)
+	return fmt.Sprintf(" (its memory was %d MiB, at the limit of %d MiB)", memBytes>>20, ex.cfg.MemoryLimit>>20)
 }
 
 // trapReasons describe the trap codes a guest can cause.

@@ -9,8 +9,8 @@ import (
 // action, for memory reports. It waits, as long as ctx allows, for a run in progress to hand the
 // instance back. ok is false when no instance is kept: before Init, for a command module (a
 // fresh instance per run) and after the instance was dropped (it is made again at the next run).
-func (x *Executor) LinearMemoryBytes(ctx context.Context) (size int64, ok bool, err error) {
-	a := x.act.Load()
+func (ex *Executor) LinearMemoryBytes(ctx context.Context) (size int64, ok bool, err error) {
+	a := ex.act.Load()
 	if a == nil || a.reactor == nil {
 		return 0, false, nil
 	}
@@ -19,7 +19,7 @@ func (x *Executor) LinearMemoryBytes(ctx context.Context) (size int64, ok bool, 
 	case inst = <-a.reactor.slot:
 	case <-ctx.Done():
 		return 0, false, fmt.Errorf("wasm: linear memory: %w", ctx.Err())
-	case <-x.quit:
+	case <-ex.quit:
 		return 0, false, errClosed
 	}
 	defer func() { a.reactor.slot <- inst }()

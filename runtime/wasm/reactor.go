@@ -60,7 +60,7 @@ type reactorInstance struct {
 // newReactor instantiates a reactor and calls its _initialize under the deadline. Output is left
 // in the instance's files for the caller to copy (copyLogs). On failure the instance is still
 // returned when it holds output worth copying; the caller closes it.
-func (x *Executor) newReactor(a *action, env map[string]string, deadline time.Time) (*reactorInstance, error) {
+func (ex *Executor) newReactor(a *action, env map[string]string, deadline time.Time) (*reactorInstance, error) {
 	r := &reactorInstance{}
 	var err error
 	if r.out, err = newStdioFile(a.ioDir, "reactor-stdout"); err != nil {
@@ -75,17 +75,17 @@ func (x *Executor) newReactor(a *action, env map[string]string, deadline time.Ti
 		r.close()
 		return nil, err
 	}
-	defer x.eng.watch(&watchedFile{f: r.out.f, head: x.cfg.LogLimit})()
-	defer x.eng.watch(&watchedFile{f: r.errf.f, head: x.cfg.LogLimit})()
-	r.nn = x.newNNInstance(a)
-	r.store = x.newStore(w, r.nn)
-	x.eng.enter()
-	defer x.eng.leave()
+	defer ex.eng.watch(&watchedFile{f: r.out.f, head: ex.cfg.LogLimit})()
+	defer ex.eng.watch(&watchedFile{f: r.errf.f, head: ex.cfg.LogLimit})()
+	r.nn = ex.newNNInstance(a)
+	r.store = ex.newStore(w, r.nn)
+	ex.eng.enter()
+	defer ex.eng.leave()
 	defer beginNN(r.nn, deadline)()
-	r.store.SetEpochDeadline(x.eng.deadlineTicks(time.Until(deadline)))
-	inst, err := x.eng.linker.Instantiate(r.store, a.module)
+	r.store.SetEpochDeadline(ex.eng.deadlineTicks(time.Until(deadline)))
+	inst, err := ex.eng.linker.Instantiate(r.store, a.module)
 	if err != nil {
-		return r, x.guestFailure(err, "the reactor", 0)
+		return r, ex.guestFailure(err, "the reactor", 0)
 	}
 	r.alloc = inst.GetFunc(r.store, exportAlloc)
 	r.run = inst.GetFunc(r.store, exportRun)
@@ -97,7 +97,7 @@ func (x *Executor) newReactor(a *action, env map[string]string, deadline time.Ti
 	}
 	if init := inst.GetFunc(r.store, exportInitialize); init != nil {
 		if _, err := init.Call(r.store); err != nil {
-			ferr := nnTimeout(r.nn, x.guestFailure(err, "the reactor's _initialize", uint64(r.mem.DataSize(r.store))))
+			ferr := nnTimeout(r.nn, ex.guestFailure(err, "the reactor's _initialize", uint64(r.mem.DataSize(r.store))))
 			if ferr == nil {
 				ferr = runtime.Errorf(http.StatusBadGateway, "the reactor's _initialize exited (code 0): a reactor must return from _initialize", err)
 			}
@@ -109,22 +109,22 @@ func (x *Executor) newReactor(a *action, env map[string]string, deadline time.Ti
 
 // call runs one activation on the instance. poisoned reports that the instance must not serve
 // another run (it trapped, exited or was interrupted).
-func (r *reactorInstance) call(x *Executor, line []byte, deadline time.Time) (result json.RawMessage, err error, poisoned bool) {
+func (r *reactorInstance) call(ex *Executor, line []byte, deadline time.Time) (result json.RawMessage, poisoned bool, err error) {
 	if int64(len(line)) > math.MaxInt32 {
-		return nil, runtime.Errorf(http.StatusRequestEntityTooLarge, "the activation is too large for a 32-bit guest", nil), false
+		return nil, false, runtime.Errorf(http.StatusRequestEntityTooLarge, "the activation is too large for a 32-bit guest", nil)
 	}
-	defer x.eng.watch(&watchedFile{f: r.out.f, from: r.outOff, head: x.cfg.LogLimit})()
-	defer x.eng.watch(&watchedFile{f: r.errf.f, from: r.errOff, head: x.cfg.LogLimit})()
-	x.eng.enter()
-	defer x.eng.leave()
+	defer ex.eng.watch(&watchedFile{f: r.out.f, from: r.outOff, head: ex.cfg.LogLimit})()
+	defer ex.eng.watch(&watchedFile{f: r.errf.f, from: r.errOff, head: ex.cfg.LogLimit})()
+	ex.eng.enter()
+	defer ex.eng.leave()
 	defer beginNN(r.nn, deadline)()
-	r.store.SetEpochDeadline(x.eng.deadlineTicks(time.Until(deadline)))
-	fail := func(err error) (json.RawMessage, error, bool) {
-		ferr := nnTimeout(r.nn, x.guestFailure(err, "the action", uint64(r.mem.DataSize(r.store))))
+	r.store.SetEpochDeadline(ex.eng.deadlineTicks(time.Until(deadline)))
+	fail := func(err error) (json.RawMessage, bool, error) {
+		ferr := nnTimeout(r.nn, ex.guestFailure(err, "the action", uint64(r.mem.DataSize(r.store))))
 		if ferr == nil { // a WASI exit with code 0 in the middle of a run
 			ferr = runtime.Errorf(http.StatusBadGateway, "the action exited (code 0) instead of returning a result", err)
 		}
-		return nil, ferr, true
+		return nil, true, ferr
 	}
 	p, err := r.alloc.Call(r.store, int32(len(line)))
 	if err != nil {
@@ -132,11 +132,11 @@ func (r *reactorInstance) call(x *Executor, line []byte, deadline time.Time) (re
 	}
 	ptr, ok := p.(int32)
 	if !ok {
-		return nil, runtime.Errorf(http.StatusBadGateway, "wasmwhisk_alloc returned a non-i32", nil), true
+		return nil, true, runtime.Errorf(http.StatusBadGateway, "wasmwhisk_alloc returned a non-i32", nil)
 	}
 	mem := r.mem.UnsafeData(r.store)
 	if uint64(uint32(ptr))+uint64(len(line)) > uint64(len(mem)) {
-		return nil, runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("wasmwhisk_alloc(%d) returned %d, outside the guest's memory of %d bytes", len(line), uint32(ptr), len(mem)), nil), true
+		return nil, true, runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("wasmwhisk_alloc(%d) returned %d, outside the guest's memory of %d bytes", len(line), uint32(ptr), len(mem)), nil)
 	}
 	copy(mem[uint32(ptr):], line)
 	v, err := r.run.Call(r.store, ptr, int32(len(line)))
@@ -144,26 +144,26 @@ func (r *reactorInstance) call(x *Executor, line []byte, deadline time.Time) (re
 		return fail(err)
 	}
 	if err := nnTimeout(r.nn, nil); err != nil {
-		return nil, err, false // the instance is sound: only its time was up
+		return nil, false, err // the instance is sound: only its time was up
 	}
 	packed, ok := v.(int64)
 	if !ok {
-		return nil, runtime.Errorf(http.StatusBadGateway, "wasmwhisk_run returned a non-i64", nil), true
+		return nil, true, runtime.Errorf(http.StatusBadGateway, "wasmwhisk_run returned a non-i64", nil)
 	}
 	rptr, rlen := uint64(uint32(uint64(packed)>>32)), uint64(uint32(packed))
 	mem = r.mem.UnsafeData(r.store) // the run may have grown memory
 	if rptr+rlen > uint64(len(mem)) {
-		return nil, runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("wasmwhisk_run returned a result at [%d, %d), outside the guest's memory of %d bytes", rptr, rptr+rlen, len(mem)), nil), true
+		return nil, true, runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("wasmwhisk_run returned a result at [%d, %d), outside the guest's memory of %d bytes", rptr, rptr+rlen, len(mem)), nil)
 	}
-	if int64(rlen) > x.cfg.MaxResultBytes {
-		return nil, runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("the action's result is longer than the limit of %d bytes", x.cfg.MaxResultBytes), nil), false
+	if int64(rlen) > ex.cfg.MaxResultBytes {
+		return nil, false, runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("the action's result is longer than the limit of %d bytes", ex.cfg.MaxResultBytes), nil)
 	}
 	out := make([]byte, rlen)
 	copy(out, mem[rptr:rptr+rlen])
 	if len(out) == 0 {
-		return nil, runtime.Errorf(http.StatusBadGateway, "the action produced no result (wasmwhisk_run returned an empty buffer)", nil), false
+		return nil, false, runtime.Errorf(http.StatusBadGateway, "the action produced no result (wasmwhisk_run returned an empty buffer)", nil)
 	}
-	return out, nil, false
+	return out, false, nil
 }
 
 // copyLogs copies what the instance wrote since the last copy to the writers, and frees the
@@ -171,7 +171,7 @@ func (r *reactorInstance) call(x *Executor, line []byte, deadline time.Time) (re
 // punchEvery is how much copied output a reactor's files may hold before it is freed.
 const punchEvery = 1 << 20
 
-func (r *reactorInstance) copyLogs(x *Executor, stdout, stderr io.Writer) error {
+func (r *reactorInstance) copyLogs(ex *Executor, stdout, stderr io.Writer) error {
 	for _, s := range []struct {
 		f   *stdioFile
 		off *int64
@@ -181,7 +181,7 @@ func (r *reactorInstance) copyLogs(x *Executor, stdout, stderr io.Writer) error 
 		if err != nil {
 			return err
 		}
-		if err := copyLog(s.dst, stderr, s.f.f, *s.off, end, x.cfg.LogLimit); err != nil {
+		if err := copyLog(s.dst, stderr, s.f.f, *s.off, end, ex.cfg.LogLimit); err != nil {
 			return err
 		}
 		// Free what was copied now and then, not on every run: it costs a system call.
@@ -211,7 +211,7 @@ func (r *reactorInstance) close() {
 }
 
 // runReactor runs one activation on the action's reactor instance (or on a fresh one).
-func (x *Executor) runReactor(ctx context.Context, a *action, req runtime.RunRequest, deadline time.Time) (json.RawMessage, error) {
+func (ex *Executor) runReactor(ctx context.Context, a *action, req runtime.RunRequest, deadline time.Time) (json.RawMessage, error) {
 	if len(req.Line) == 0 {
 		line, err := activationLine(req)
 		if err != nil {
@@ -219,21 +219,21 @@ func (x *Executor) runReactor(ctx context.Context, a *action, req runtime.RunReq
 		}
 		req.Line = line
 	}
-	if x.cfg.FreshReactor {
-		return x.guard(ctx, a, deadline, func(claim func() bool) (json.RawMessage, error) {
-			inst, err := x.newReactor(a, req.Env, deadline)
+	if ex.cfg.FreshReactor {
+		return ex.runGuest(ctx, a, deadline, func(tryDeliver func() bool) (json.RawMessage, error) {
+			inst, err := ex.newReactor(a, req.Env, deadline)
 			if inst != nil {
 				defer inst.close()
 			}
 			var result json.RawMessage
 			if err == nil {
-				result, err, _ = inst.call(x, req.Line, deadline)
+				result, _, err = inst.call(ex, req.Line, deadline)
 			}
-			if !claim() {
+			if !tryDeliver() {
 				return nil, nil
 			}
 			if inst != nil {
-				if cerr := inst.copyLogs(x, req.Stdout, req.Stderr); cerr != nil && err == nil {
+				if cerr := inst.copyLogs(ex, req.Stdout, req.Stderr); cerr != nil && err == nil {
 					err = fmt.Errorf("wasm: run: copy logs: %w", cerr)
 				}
 			}
@@ -252,27 +252,27 @@ func (x *Executor) runReactor(ctx context.Context, a *action, req runtime.RunReq
 		return nil, &runtime.TimeoutError{Err: errors.New("the action's deadline passed while it waited for the reactor instance")}
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wasm: run: %w", ctx.Err())
-	case <-x.quit:
+	case <-ex.quit:
 		return nil, errClosed
 	}
-	return x.guard(ctx, a, deadline, func(claim func() bool) (json.RawMessage, error) {
+	return ex.runGuest(ctx, a, deadline, func(tryDeliver func() bool) (json.RawMessage, error) {
 		var err error
 		if inst == nil {
-			inst, err = x.newReactor(a, req.Env, deadline)
+			inst, err = ex.newReactor(a, req.Env, deadline)
 		}
 		var result json.RawMessage
 		poisoned := err != nil
 		if err == nil {
-			result, err, poisoned = inst.call(x, req.Line, deadline)
+			result, poisoned, err = inst.call(ex, req.Line, deadline)
 		}
-		if !claim() {
+		if !tryDeliver() {
 			if inst != nil {
 				inst.close() // the slot was refilled with nil when Run gave up
 			}
 			return nil, nil
 		}
 		if inst != nil {
-			if cerr := inst.copyLogs(x, req.Stdout, req.Stderr); cerr != nil && err == nil {
+			if cerr := inst.copyLogs(ex, req.Stdout, req.Stderr); cerr != nil && err == nil {
 				err = fmt.Errorf("wasm: run: copy logs: %w", cerr)
 				poisoned = true
 			}

@@ -195,8 +195,8 @@ func (n *nnEngine) close() {
 // openNN makes the action's catalog: the archive's .onnx files, then the model directory. It
 // writes a line to log for every model that did not compile (load_by_name of its name then
 // fails with runtime_error and says why).
-func (x *Executor) openNN(filesDir string, files []string, log io.Writer) (*wasinn.Catalog, error) {
-	parent, notes, err := x.eng.nn.modelDir()
+func (ex *Executor) openNN(filesDir string, files []string, log io.Writer) (*wasinn.Catalog, error) {
+	parent, notes, err := ex.eng.nn.modelDir()
 	if err != nil {
 		return nil, fmt.Errorf("wasm: init: %w", err)
 	}
@@ -206,9 +206,9 @@ func (x *Executor) openNN(filesDir string, files []string, log io.Writer) (*wasi
 	if filesDir == "" {
 		// A bare module: only the model directory's graphs. A catalog of its own keeps the
 		// action's lifetime separate from the directory's.
-		return x.eng.nn.reg.OpenCatalog("", nil, parent)
+		return ex.eng.nn.reg.OpenCatalog("", nil, parent)
 	}
-	cat, err := x.eng.nn.reg.OpenCatalog(filesDir, files, parent)
+	cat, err := ex.eng.nn.reg.OpenCatalog(filesDir, files, parent)
 	if err != nil {
 		return nil, badCode("the zip archive's models: %v", err)
 	}
@@ -220,15 +220,15 @@ func (x *Executor) openNN(filesDir string, files []string, log io.Writer) (*wasi
 
 // newNNInstance makes the wasi-nn state of a new instance of the action; nil when the action does
 // not use wasi-nn.
-func (x *Executor) newNNInstance(a *action) *wasinn.Instance {
+func (ex *Executor) newNNInstance(a *action) *wasinn.Instance {
 	if a.nn == nil {
 		return nil
 	}
 	return wasinn.NewInstance(wasinn.InstanceConfig{
-		Registry:    x.eng.nn.reg,
+		Registry:    ex.eng.nn.reg,
 		Catalog:     a.nn,
-		Limits:      x.cfg.WasiNNLimits,
-		MemoryLimit: x.cfg.MemoryLimit,
+		Limits:      ex.cfg.WasiNNLimits,
+		MemoryLimit: ex.cfg.MemoryLimit,
 	})
 }
 
