@@ -2,16 +2,20 @@ package sdk
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
 	"strconv"
+	"unsafe"
 )
 
 // decodeJSON decodes one JSON document as json.Decoder with UseNumber decodes it into an any
 // (objects as map[string]any, arrays as []any, numbers as json.Number), rejecting anything after
 // it but white space, as json.Unmarshal does; the result and the accepted documents are the same.
+// The long strings it cuts out (below) are returned without a copy, as views of data: data must
+// not change afterwards. Every caller passes a buffer made for this one activation and never
+// written again (the actionloop's ReadBytes, the command's ReadAll, the reactor's
+// wasmwhisk_alloc, which makes a new buffer every time).
 //
 // It exists for speed: an activation's parameters often carry a large base64 string (an image),
 // and encoding/json spends tens of nanoseconds per byte on it, several times over (validation,
@@ -101,14 +105,19 @@ const (
 	highs = 0x8080808080808080
 )
 
-// hasZero reports whether some byte of w is zero.
-func hasZero(w uint64) bool { return (w-ones)&^w&highs != 0 }
+// notPlain is zero exactly when all eight bytes of w are in 0x20..0x7f and none is '"' or '\\'.
+// Each term is the classic exact test for "some byte is": >= 0x80 (its high bit), < 0x20 (the
+// subtraction borrows into the high bit; a borrow only starts at such a byte), equal to a value
+// (that byte of the xor is zero).
+func notPlain(w uint64) uint64 {
+	q, s := w^('"'*ones), w^('\\'*ones)
+	return (w | (w - 0x20*ones) | ((q - ones) &^ q) | ((s - ones) &^ s)) & highs
+}
 
-// plainWord reports whether all eight bytes of w are in 0x20..0x7f and none is '"' or '\\'.
-func plainWord(w uint64) bool {
-	return w&highs == 0 && // all < 0x80, so the next test is exact
-		(w-0x20*ones)&highs == 0 && // all >= 0x20
-		!hasZero(w^('"'*ones)) && !hasZero(w^('\\'*ones))
+// word is the little-endian uint64 at data[i:i+8], which the caller has checked is in range:
+// one load in wasm, where binary.LittleEndian's is eight.
+func word(data []byte, i int) uint64 {
+	return *(*uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(data)), i))
 }
 
 // scanString returns the end (just past the closing quote) of the string literal at data[start]
@@ -118,7 +127,10 @@ func scanString(data []byte, start int) (end int, plain, nul bool) {
 	plain = true
 	j := start + 1
 	for {
-		for j+8 <= len(data) && plainWord(binary.LittleEndian.Uint64(data[j:])) {
+		for j+16 <= len(data) && notPlain(word(data, j))|notPlain(word(data, j+8)) == 0 {
+			j += 16
+		}
+		for j+8 <= len(data) && notPlain(word(data, j)) == 0 {
 			j += 8
 		}
 		if j >= len(data) {
@@ -148,7 +160,7 @@ func restore(v any, lifted [][]byte) any {
 	case string:
 		if len(x) > 1 && x[0] == 0 {
 			if k, err := strconv.Atoi(x[1:]); err == nil && k >= 0 && k < len(lifted) {
-				return string(lifted[k])
+				return unsafe.String(unsafe.SliceData(lifted[k]), len(lifted[k]))
 			}
 		}
 		return x

@@ -15,7 +15,8 @@ import "unsafe"
 var reactorIn, reactorOut []byte
 
 // wasmwhiskAlloc returns the address of a buffer of size bytes in linear memory, valid until the
-// next call of wasmwhisk_alloc or wasmwhisk_run.
+// next call of wasmwhisk_alloc or wasmwhisk_run. Each call makes a new buffer and the guest never
+// writes into an old one, so the activation's parameters may be views of the line.
 //
 //go:wasmexport wasmwhisk_alloc
 func wasmwhiskAlloc(size int32) unsafe.Pointer {
@@ -35,7 +36,8 @@ func wasmwhiskRun(ptr unsafe.Pointer, length int32) int64 {
 	if ptr == nil || length < 0 {
 		return 0
 	}
-	// runLine copies what it keeps, so the line may stay in the host's buffer.
+	// The line's buffer is never written again (wasmwhisk_alloc makes a new one each time), so
+	// the parameters runLine decodes may be views of it (decodeJSON's long strings are).
 	reactorOut = runLine(unsafe.Slice((*byte)(ptr), length))
 	if len(reactorOut) == 0 {
 		reactorOut = []byte("{}")
