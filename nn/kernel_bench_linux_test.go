@@ -6,20 +6,20 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"syscall"
+	"slices"
 	"testing"
 	"time"
-	"unsafe"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/nn"
 )
 
 // threadCPU returns the CPU time consumed by the calling OS thread (CLOCK_THREAD_CPUTIME_ID).
 func threadCPU() time.Duration {
-	var ts syscall.Timespec
-	const clockThreadCPUTime = 3
-	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
 		return 0
 	}
 	return time.Duration(ts.Nano())
@@ -69,9 +69,7 @@ func BenchmarkMobileNetCPU(b *testing.B) {
 		cpu = append(cpu, float64(threadCPU()-c0)/1e6)
 		wall = append(wall, float64(time.Since(t0))/1e6)
 	}
-	sort.Float64s(wall)
-	sort.Float64s(cpu)
-	b.ReportMetric(wall[len(wall)/2], "median-ms")
-	b.ReportMetric(wall[0], "min-ms")
-	b.ReportMetric(cpu[len(cpu)/2], "median-cpu-ms")
+	b.ReportMetric(stats.Median(wall), "median-ms")
+	b.ReportMetric(slices.Min(wall), "min-ms")
+	b.ReportMetric(stats.Median(cpu), "median-cpu-ms")
 }

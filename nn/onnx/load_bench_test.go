@@ -11,9 +11,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"testing"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
@@ -47,11 +47,11 @@ func BenchmarkModelLoad(b *testing.B) {
 
 	native := runNative(b, exe, modelFile, b.N)
 	inWasm := runWasm(b, module, modelFile, b.N)
-	nl, wl := median(native.LoadMS), median(inWasm.LoadMS)
-	b.ReportMetric(median(native.DecodeMS), "native-decode-ms")
+	nl, wl := stats.Median(native.LoadMS), stats.Median(inWasm.LoadMS)
+	b.ReportMetric(stats.Median(native.DecodeMS), "native-decode-ms")
 	b.ReportMetric(nl, "native-load-ms")
 	b.ReportMetric(slices.Min(native.LoadMS), "native-load-min-ms")
-	b.ReportMetric(median(inWasm.DecodeMS), "wasm-decode-ms")
+	b.ReportMetric(stats.Median(inWasm.DecodeMS), "wasm-decode-ms")
 	b.ReportMetric(wl, "wasm-load-ms")
 	b.ReportMetric(slices.Min(inWasm.LoadMS), "wasm-load-min-ms")
 	b.ReportMetric(wl/nl, "wasm/native-load")
@@ -123,10 +123,4 @@ func runWasm(b *testing.B, module, modelFile string, n int) loadTimes {
 		b.Fatalf("wasm loadbench returned %q (%v)", res, err)
 	}
 	return t
-}
-
-func median(x []float64) float64 {
-	s := append([]float64(nil), x...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }

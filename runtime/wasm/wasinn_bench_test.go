@@ -7,11 +7,11 @@ import (
 	"encoding/binary"
 	"math"
 	"path/filepath"
-	"sort"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/nn"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 )
@@ -91,7 +91,7 @@ func BenchmarkWasiNNMobileNet(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	mn, mw := median(nat), median(wnn)
+	mn, mw := stats.Median(nat), stats.Median(wnn)
 	b.ReportMetric(mn, "native-cpu-ms")
 	b.ReportMetric(mw, "wasinn-cpu-ms")
 	b.ReportMetric(mw/mn, "cpu-ratio")
@@ -126,7 +126,7 @@ func BenchmarkWasiNNInit(b *testing.B) {
 		}
 		b.StartTimer()
 	}
-	b.ReportMetric(median(times), "init-ms")
+	b.ReportMetric(stats.Median(times), "init-ms")
 }
 
 // processCPU is the CPU time (user and system) the process has used.
@@ -136,13 +136,4 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
