@@ -1,8 +1,6 @@
 package actionproxy_test
 
 import (
-	"archive/zip"
-	"bytes"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,24 +9,8 @@ import (
 
 	"github.com/wasmwhisk/wasmwhisk/internal/conformance"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 )
-
-func zipOf(t *testing.T, files map[string]string) string {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, body := range files {
-		h := &zip.FileHeader{Name: name, Method: zip.Deflate}
-		h.SetMode(0o755)
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(body))
-	}
-	zw.Close()
-	return conformance.B64(buf.Bytes())
-}
 
 // stillServing checks that, after a bad request, the proxy initialises and runs a good action.
 func stillServing(t *testing.T, cl *conformance.Client) {
@@ -54,8 +36,8 @@ func TestBadInitInputs(t *testing.T) {
 		{"value not an object", `{"value":"code"}`, 400, "Error unmarshaling request"},
 		{"binary flag on code that is not base64", `{"value":{"code":"%%%not base64%%%","binary":true}}`, 400, "cannot decode the request"},
 		{"zip that is not a zip", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, conformance.B64([]byte("PK\x03\x04garbage!"))), 502, "not a valid zip"},
-		{"zip escaping its directory", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, zipOf(t, map[string]string{"../exec": "#!/bin/sh\n"})), 502, "escapes the action directory"},
-		{"zip without exec", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, zipOf(t, map[string]string{"README": "hi"})), 502, "no executable named exec"},
+		{"zip escaping its directory", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, conformance.B64(ziptest.Build(t, ziptest.File{Name: "../exec", Body: []byte("#!/bin/sh\n"), Mode: 0o755}))), 502, "escapes the action directory"},
+		{"zip without exec", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, conformance.B64(ziptest.Build(t, ziptest.File{Name: "README", Body: []byte("hi"), Mode: 0o755}))), 502, "no executable named exec"},
 		{"not an executable", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, conformance.B64([]byte("just some bytes"))), 502, "failed to generate or locate a binary"},
 		{"executable that exits at once", fmt.Sprintf(`{"value":{"code":%q,"binary":true}}`, conformance.B64([]byte("#!/bin/sh\nexit 0\n"))), 502, "command exited"},
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -10,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/runtime/wasm"
 )
@@ -23,15 +22,9 @@ func TestCompileOutputsLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var archive bytes.Buffer
-	zw := zip.NewWriter(&archive)
-	for name, body := range map[string][]byte{"main.wasm": moduleBytes, "data/greeting.txt": []byte("hello")} {
-		w, _ := zw.Create(name)
-		w.Write(body)
-	}
-	zw.Close()
+	archive := ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: moduleBytes}, ziptest.File{Name: "data/greeting.txt", Body: []byte("hello")})
 	archivePath := filepath.Join(dir, "action.zip")
-	if err := os.WriteFile(archivePath, archive.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(archivePath, archive, 0o644); err != nil {
 		t.Fatal(err)
 	}
 

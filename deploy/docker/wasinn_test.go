@@ -1,8 +1,6 @@
 package dockerimages_test
 
 import (
-	"archive/zip"
-	"bytes"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/wasmwhisk/wasmwhisk/internal/conformance"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/runtime/wasinn/wasinntest"
 )
 
@@ -25,20 +24,7 @@ func TestWasmRuntimeImageWasiNN(t *testing.T) {
 	}
 	own := wasinntest.AddModel{Bias: []float32{1, 2, 3, 4}}
 	shared := wasinntest.AddModel{Bias: []float32{5, 5, 5, 5}}
-	var zipped bytes.Buffer
-	zw := zip.NewWriter(&zipped)
-	for name, body := range map[string][]byte{"main.wasm": guest, "own.onnx": own.Bytes()} {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	zipped := ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: guest}, ziptest.File{Name: "own.onnx", Body: own.Bytes()})
 	models := t.TempDir()
 	if err := os.WriteFile(filepath.Join(models, "shared.onnx"), shared.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
@@ -48,7 +34,7 @@ func TestWasmRuntimeImageWasiNN(t *testing.T) {
 	}
 	c := startFunc(image, "-v", models+":/models:ro")(t, conformance.Options{Env: map[string]string{"WASMWHISK_WASM_NN_MODELS": "/models"}})
 	cl := conformance.NewClient(t, c)
-	if r := cl.Init(conformance.B64(zipped.Bytes()), "main", nil); r.Status != http.StatusOK {
+	if r := cl.Init(conformance.B64(zipped), "main", nil); r.Status != http.StatusOK {
 		t.Fatalf("init: %d %s", r.Status, r.Body)
 	}
 	for name, want := range map[string]string{"own": `"Output":[1,2,3,4]`, "shared": `"Output":[5,5,5,5]`} {

@@ -3,7 +3,6 @@
 package onnx_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/runtime/wasm"
@@ -83,24 +83,15 @@ func runNative(b *testing.B, exe, modelFile string, n int) loadTimes {
 // runWasm runs loadbench as a wasm:0.1 command action whose archive holds the model, which the
 // guest reads from /action.
 func runWasm(b *testing.B, module, modelFile string, n int) loadTimes {
-	var zipped bytes.Buffer
-	zw := zip.NewWriter(&zipped)
-	for name, src := range map[string]string{"main.wasm": module, "model.onnx": modelFile} {
-		data, err := os.ReadFile(src)
+	var files []ziptest.File
+	for _, f := range [][2]string{{"main.wasm", module}, {"model.onnx", modelFile}} {
+		data, err := os.ReadFile(f[1])
 		if err != nil {
 			b.Fatal(err)
 		}
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := w.Write(data); err != nil {
-			b.Fatal(err)
-		}
+		files = append(files, ziptest.File{Name: f[0], Body: data, Store: true})
 	}
-	if err := zw.Close(); err != nil {
-		b.Fatal(err)
-	}
+	code := ziptest.Build(b, files...)
 	eng, err := wasm.NewEngine(wasm.EngineConfig{}) // the per-user module cache: compiled once
 	if err != nil {
 		b.Fatal(err)
@@ -109,7 +100,7 @@ func runWasm(b *testing.B, module, modelFile string, n int) loadTimes {
 	x := eng.NewExecutor(wasm.Config{MemoryLimit: 1 << 30, WorkDir: b.TempDir()})
 	defer x.Close()
 	ctx := context.Background()
-	if err := x.Init(ctx, runtime.InitRequest{Name: "loadbench", Main: "main", Code: zipped.Bytes()}); err != nil {
+	if err := x.Init(ctx, runtime.InitRequest{Name: "loadbench", Main: "main", Code: code}); err != nil {
 		b.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer

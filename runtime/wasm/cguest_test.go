@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/runtime/wasinn"
 )
 
@@ -51,7 +52,7 @@ func buildCGuest(t *testing.T) []byte {
 // the error codes.
 func TestCGuest(t *testing.T) {
 	module := buildCGuest(t)
-	x := newExecutor(t, sharedEngine(t), Config{}, makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "add.onnx", body: testAdd.Bytes()}))
+	x := newExecutor(t, sharedEngine(t), Config{}, ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: module}, ziptest.File{Name: "add.onnx", Body: testAdd.Bytes()}))
 	r := run(t, x, activation{})
 	if r.err != nil {
 		t.Fatalf("run: %v (stderr %s)", r.err, r.stderr)

@@ -1,7 +1,6 @@
 package wasm
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/bytecodealliance/wasmtime-go/v44"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/runtime/archive"
 )
@@ -44,37 +44,6 @@ const (
 	watBadImport      = `(module (import "env" "host_secret" (func)) (func (export "_start")))`
 )
 
-type zipEntry struct {
-	name string
-	body []byte
-	mode fs.FileMode
-}
-
-func makeZip(t testing.TB, entries ...zipEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
-		mode := e.mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		h.SetMode(mode)
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(e.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // initErr initialises a fresh executor with code and returns Init's error.
 func initErr(t *testing.T, eng *Engine, cfg Config, code []byte) error {
 	t.Helper()
@@ -97,18 +66,18 @@ func TestInitRejectsBadCode(t *testing.T) {
 		{"native executable", selfExecutable(t), Config{}, "native executable, not a WebAssembly module: it runs as kind native:0.1"},
 		{"truncated module", []byte("\x00asm\x01\x00\x00\x00\x01"), Config{}, "not a valid WebAssembly module"},
 		{"not a zip", []byte("PK\x03\x04 this is not a zip"), Config{}, "cannot unpack the zip archive"},
-		{"empty zip", makeZip(t), Config{}, "holds no WebAssembly module"},
-		{"zip without module", makeZip(t, zipEntry{name: "data.txt", body: []byte("x")}), Config{}, "holds no WebAssembly module"},
-		{"zip escaping with ..", makeZip(t, zipEntry{name: "../evil.wasm", body: module}), Config{}, "escapes the action directory"},
-		{"zip escaping deeper", makeZip(t, zipEntry{name: "a/../../evil", body: module}), Config{}, "escapes the action directory"},
-		{"zip with absolute name", makeZip(t, zipEntry{name: "/etc/evil", body: module}), Config{}, "escapes the action directory"},
-		{"zip with backslash", makeZip(t, zipEntry{name: `..\evil`, body: module}), Config{}, "backslash"},
-		{"zip with symlink", makeZip(t, zipEntry{name: "main.wasm", body: []byte("/etc/passwd"), mode: fs.ModeSymlink | 0o777}), Config{}, "symbolic link"},
-		{"zip with duplicate", makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "main.wasm", body: module}), Config{}, "appears twice"},
-		{"zip with two modules", makeZip(t, zipEntry{name: "a.wasm", body: module}, zipEntry{name: "b.wasm", body: module}), Config{}, "several .wasm files"},
-		{"zip main.wasm not wasm", makeZip(t, zipEntry{name: "main.wasm", body: []byte("hello")}), Config{}, "main.wasm in the zip archive is not a WebAssembly module"},
-		{"zip too big", makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "big", body: make([]byte, 1<<20)}), Config{MaxArchiveBytes: 1 << 19}, "more than the size limit"},
-		{"zip too many entries", makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "a"}, zipEntry{name: "b"}), Config{MaxArchiveEntries: 2}, "more than the limit of 2"},
+		{"empty zip", ziptest.Build(t), Config{}, "holds no WebAssembly module"},
+		{"zip without module", ziptest.Build(t, ziptest.File{Name: "data.txt", Body: []byte("x")}), Config{}, "holds no WebAssembly module"},
+		{"zip escaping with ..", ziptest.Build(t, ziptest.File{Name: "../evil.wasm", Body: module}), Config{}, "escapes the action directory"},
+		{"zip escaping deeper", ziptest.Build(t, ziptest.File{Name: "a/../../evil", Body: module}), Config{}, "escapes the action directory"},
+		{"zip with absolute name", ziptest.Build(t, ziptest.File{Name: "/etc/evil", Body: module}), Config{}, "escapes the action directory"},
+		{"zip with backslash", ziptest.Build(t, ziptest.File{Name: `..\evil`, Body: module}), Config{}, "backslash"},
+		{"zip with symlink", ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: []byte("/etc/passwd"), Mode: fs.ModeSymlink | 0o777}), Config{}, "symbolic link"},
+		{"zip with duplicate", ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: module}, ziptest.File{Name: "main.wasm", Body: module}), Config{}, "appears twice"},
+		{"zip with two modules", ziptest.Build(t, ziptest.File{Name: "a.wasm", Body: module}, ziptest.File{Name: "b.wasm", Body: module}), Config{}, "several .wasm files"},
+		{"zip main.wasm not wasm", ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: []byte("hello")}), Config{}, "main.wasm in the zip archive is not a WebAssembly module"},
+		{"zip too big", ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: module}, ziptest.File{Name: "big", Body: make([]byte, 1<<20)}), Config{MaxArchiveBytes: 1 << 19}, "more than the size limit"},
+		{"zip too many entries", ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: module}, ziptest.File{Name: "a"}, ziptest.File{Name: "b"}), Config{MaxArchiveEntries: 2}, "more than the limit of 2"},
 		{"no exports", wat(t, watNoExports), Config{}, "exports neither _start (command ABI) nor wasmwhisk_alloc, wasmwhisk_run and memory (reactor ABI)"},
 		{"reactor without run", wat(t, watOnlyInitialize), Config{}, "wasmwhisk_alloc is missing; wasmwhisk_run is missing"},
 		{"_start with params", wat(t, watBadStart), Config{}, "_start must be a function () -> ()"},
@@ -212,10 +181,10 @@ func TestHandWrittenModules(t *testing.T) {
 func TestZipDataFiles(t *testing.T) {
 	for _, abi := range abis {
 		t.Run(abi.name, func(t *testing.T) {
-			code := makeZip(t,
-				zipEntry{name: "data/", mode: fs.ModeDir | 0o755},
-				zipEntry{name: "data/hello.txt", body: []byte("hi from a file")},
-				zipEntry{name: "main.wasm", body: guestModule(t, abi.reactor)},
+			code := ziptest.Build(t,
+				ziptest.File{Name: "data/", Mode: fs.ModeDir | 0o755},
+				ziptest.File{Name: "data/hello.txt", Body: []byte("hi from a file")},
+				ziptest.File{Name: "main.wasm", Body: guestModule(t, abi.reactor)},
 			)
 			x := newExecutor(t, sharedEngine(t), Config{}, code)
 			if info, _ := x.Info(); !info.HasFiles {
@@ -243,15 +212,15 @@ func TestZipModuleNames(t *testing.T) {
 	module := wat(t, watEchoReactor)
 	for _, c := range []struct {
 		name    string
-		entries []zipEntry
+		entries []ziptest.File
 		source  ModuleSource
 	}{
-		{"only .wasm", []zipEntry{{name: "action.wasm", body: module}, {name: "x.txt"}}, SourceCompiled},
-		{"main.wasm first", []zipEntry{{name: "other.wasm", body: []byte("junk")}, {name: "main.wasm", body: module}}, SourceCompiled},
-		{"main.cwasm", []zipEntry{{name: "main.cwasm", body: mustPrecompile(t, eng, module)}}, SourcePrecompiled},
+		{"only .wasm", []ziptest.File{{Name: "action.wasm", Body: module}, {Name: "x.txt"}}, SourceCompiled},
+		{"main.wasm first", []ziptest.File{{Name: "other.wasm", Body: []byte("junk")}, {Name: "main.wasm", Body: module}}, SourceCompiled},
+		{"main.cwasm", []ziptest.File{{Name: "main.cwasm", Body: mustPrecompile(t, eng, module)}}, SourcePrecompiled},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			x := newExecutor(t, eng, Config{}, makeZip(t, c.entries...))
+			x := newExecutor(t, eng, Config{}, ziptest.Build(t, c.entries...))
 			if info, _ := x.Info(); info.Source != c.source && !(c.source == SourceCompiled && info.Source == SourceCache) {
 				t.Errorf("source = %s, want %s", info.Source, c.source)
 			}
@@ -376,9 +345,9 @@ func FuzzDecodeCode(f *testing.F) {
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
 	f.Add([]byte("\x7fELF"))
 	f.Add([]byte("not code"))
-	f.Add(makeZip(f, zipEntry{name: "main.wasm", body: []byte("\x00asm\x01\x00\x00\x00")}, zipEntry{name: "d/x", body: []byte("x")}))
-	f.Add(makeZip(f, zipEntry{name: "a.wasm", body: []byte("\x00asm")}, zipEntry{name: "b.cwasm", body: []byte("\x7fELF")}))
-	f.Add(makeZip(f, zipEntry{name: "../main.wasm", body: []byte("\x00asm")}))
+	f.Add(ziptest.Build(f, ziptest.File{Name: "main.wasm", Body: []byte("\x00asm\x01\x00\x00\x00")}, ziptest.File{Name: "d/x", Body: []byte("x")}))
+	f.Add(ziptest.Build(f, ziptest.File{Name: "a.wasm", Body: []byte("\x00asm")}, ziptest.File{Name: "b.cwasm", Body: []byte("\x7fELF")}))
+	f.Add(ziptest.Build(f, ziptest.File{Name: "../main.wasm", Body: []byte("\x00asm")}))
 	f.Fuzz(func(t *testing.T, code []byte) {
 		dir := t.TempDir()
 		art, err := decodeCode(code, filepath.Join(dir, "action"), "", archive.Limits{MaxBytes: 1 << 16, MaxFiles: 50}, true)
@@ -463,7 +432,7 @@ func TestArchiveCache(t *testing.T) {
 	defer eng.Close()
 	module := guestModule(t, true)
 	zipWith := func(text string) []byte {
-		return makeZip(t, zipEntry{name: "main.wasm", body: module}, zipEntry{name: "data/hello.txt", body: []byte(text)})
+		return ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: module}, ziptest.File{Name: "data/hello.txt", Body: []byte(text)})
 	}
 	unpacked := func() []string {
 		matches, _ := filepath.Glob(filepath.Join(dir, "files-*"))

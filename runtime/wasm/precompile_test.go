@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 )
 
@@ -26,7 +27,7 @@ func TestCompileOnly(t *testing.T) {
   (func (export "wasmwhisk_alloc") (param i32) (result i32) i32.const 1024)
   (func (export "wasmwhisk_run") (param i32 i32) (result i64) i64.const 0))`
 	module := wat(t, watEchoReactor)
-	archive := makeZip(t, zipEntry{name: "main.wasm", body: wat(t, watTrapReactor)}, zipEntry{name: "data.txt", body: []byte("data")})
+	archive := ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: wat(t, watTrapReactor)}, ziptest.File{Name: "data.txt", Body: []byte("data")})
 	for _, code := range [][]byte{module, wat(t, trappingInit), archive} {
 		x := controller.NewExecutor(Config{CompileOnly: true})
 		if err := x.Init(context.Background(), runtime.InitRequest{Code: code}); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/internal/stats"
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/nn"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 )
@@ -31,10 +32,10 @@ func BenchmarkWasiNNMobileNet(b *testing.B) {
 	dir := sharedModels(b)
 	modelFile := filepath.Join(dir, "mobilenetv2-1.0-224.onnx")
 	inputBytes := readFile(b, filepath.Join(dir, "parrot.input.f32"))
-	x := newExecutor(b, sharedEngine(b), Config{}, makeZip(b,
-		zipEntry{name: "main.wasm", body: nnGuest(b, true)},
-		zipEntry{name: "mobilenetv2-1.0-224.onnx", body: readFile(b, modelFile)},
-		zipEntry{name: "parrot.f32", body: inputBytes}))
+	x := newExecutor(b, sharedEngine(b), Config{}, ziptest.Build(b,
+		ziptest.File{Name: "main.wasm", Body: nnGuest(b, true)},
+		ziptest.File{Name: "mobilenetv2-1.0-224.onnx", Body: readFile(b, modelFile)},
+		ziptest.File{Name: "parrot.f32", Body: inputBytes}))
 	guest := func(repeat int) nnResult {
 		res, r := nnRun(b, x, map[string]any{"mode": "keep", "name": "mobilenetv2-1.0-224", "input_file": "parrot.f32",
 			"dims": []uint32{1, 3, 224, 224}, "out_bytes": 4 * 1001, "repeat": repeat, "timed": true}, nil)
@@ -104,8 +105,8 @@ func BenchmarkWasiNNMobileNet(b *testing.B) {
 func BenchmarkWasiNNInit(b *testing.B) {
 	dir := sharedModels(b)
 	eng := sharedEngine(b)
-	code := makeZip(b, zipEntry{name: "main.wasm", body: nnGuest(b, false)},
-		zipEntry{name: "mobilenetv2-1.0-224.onnx", body: readFile(b, filepath.Join(dir, "mobilenetv2-1.0-224.onnx"))})
+	code := ziptest.Build(b, ziptest.File{Name: "main.wasm", Body: nnGuest(b, false)},
+		ziptest.File{Name: "mobilenetv2-1.0-224.onnx", Body: readFile(b, filepath.Join(dir, "mobilenetv2-1.0-224.onnx"))})
 	first := newExecutor(b, eng, Config{}, code) // compiles the graph; holds it like a live container
 	_ = first
 	var times []float64

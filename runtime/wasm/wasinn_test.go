@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
 	"github.com/wasmwhisk/wasmwhisk/nn/model/nnengine"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
@@ -75,7 +76,7 @@ func TestWasiNNEndToEnd(t *testing.T) {
 	eng := sharedEngine(t)
 	for _, reactor := range nnABIs() {
 		t.Run(abiName(reactor), func(t *testing.T) {
-			code := makeZip(t, zipEntry{name: "main.wasm", body: nnGuest(t, reactor)}, zipEntry{name: "models/add.onnx", body: testAdd.Bytes()})
+			code := ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: nnGuest(t, reactor)}, ziptest.File{Name: "models/add.onnx", Body: testAdd.Bytes()})
 			x := newExecutor(t, eng, Config{}, code)
 			if info, _ := x.Info(); !info.WasiNN || !slices.Equal(info.Graphs, []string{"add"}) {
 				t.Fatalf("info %+v, want wasi-nn with the graph add", info)
@@ -172,7 +173,7 @@ func TestWasiNNCaps(t *testing.T) {
 	eng := sharedEngine(t)
 	for _, reactor := range nnABIs() {
 		t.Run(abiName(reactor), func(t *testing.T) {
-			code := makeZip(t, zipEntry{name: "main.wasm", body: nnGuest(t, reactor)}, zipEntry{name: "add.onnx", body: testAdd.Bytes()})
+			code := ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: nnGuest(t, reactor)}, ziptest.File{Name: "add.onnx", Body: testAdd.Bytes()})
 			x := newExecutor(t, eng, Config{WasiNNLimits: wasinn.Limits{MaxGraphs: 8, MaxContexts: 5}}, code)
 			res, r := nnRun(t, x, map[string]any{"mode": "ctxloop", "name": "add", "n": 7}, nil)
 			if r.err != nil {
@@ -219,7 +220,7 @@ func TestWasiNNCaps(t *testing.T) {
 	}
 
 	// The memory limit: linear memory plus what the host holds for the instance.
-	code := makeZip(t, zipEntry{name: "main.wasm", body: nnGuest(t, false)}, zipEntry{name: "big.onnx", body: wasinntest.ChainModel{Rows: 1024, N: 1024, Layers: 2}.Bytes()})
+	code := ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: nnGuest(t, false)}, ziptest.File{Name: "big.onnx", Body: wasinntest.ChainModel{Rows: 1024, N: 1024, Layers: 2}.Bytes()})
 	x := newExecutor(t, eng, Config{MemoryLimit: 64 << 20}, code)
 	res, r := nnRun(t, x, map[string]any{"mode": "ctxloop", "name": "big", "n": 20}, nil)
 	if r.err != nil {
@@ -239,7 +240,7 @@ func TestWasiNNDeadline(t *testing.T) {
 	chain := wasinntest.ChainModel{Rows: 32, N: 512, Layers: 200} // seconds of compute, ~20 ms a step
 	for _, reactor := range nnABIs() {
 		t.Run(abiName(reactor), func(t *testing.T) {
-			code := makeZip(t, zipEntry{name: "main.wasm", body: nnGuest(t, reactor)}, zipEntry{name: "chain.onnx", body: chain.Bytes()}, zipEntry{name: "add.onnx", body: testAdd.Bytes()})
+			code := ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: nnGuest(t, reactor)}, ziptest.File{Name: "chain.onnx", Body: chain.Bytes()}, ziptest.File{Name: "add.onnx", Body: testAdd.Bytes()})
 			x := newExecutor(t, eng, Config{}, code)
 			value := map[string]any{"mode": "run", "name": "chain", "input": make([]float32, 32*512), "dims": []uint32{32, 512}, "out_bytes": 4 * 32 * 512}
 			_, r := nnRun(t, x, value, deadlineIn(300*time.Millisecond))
@@ -273,7 +274,7 @@ func TestWasiNNSharing(t *testing.T) {
 	byBytes := wasinntest.AddModel{Bias: []float32{7, 7, 7, 7}, Doc: "loaded from bytes"}
 	var all []*Executor
 	for _, reactor := range nnABIs() {
-		code := makeZip(t, zipEntry{name: "main.wasm", body: nnGuest(t, reactor)}, zipEntry{name: "m.onnx", body: model.Bytes()}, zipEntry{name: "b.onnx", body: byBytes.Bytes()})
+		code := ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: nnGuest(t, reactor)}, ziptest.File{Name: "m.onnx", Body: model.Bytes()}, ziptest.File{Name: "b.onnx", Body: byBytes.Bytes()})
 		before := eng.nn.reg.Compiles()
 		x1 := newExecutor(t, eng, Config{}, code)
 		x2 := newExecutor(t, eng, Config{}, code)
@@ -376,7 +377,7 @@ func TestWasiNNModelDir(t *testing.T) {
 	if !strings.Contains(initLog.String(), `wasi-nn: model directory: graph "broken" (broken.onnx)`) {
 		t.Fatalf("init log %q", initLog.String())
 	}
-	archive := newExecutor(t, eng, Config{}, makeZip(t, zipEntry{name: "main.wasm", body: nnGuest(t, false)}, zipEntry{name: "add.onnx", body: testAdd.Bytes()}))
+	archive := newExecutor(t, eng, Config{}, ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: nnGuest(t, false)}, ziptest.File{Name: "add.onnx", Body: testAdd.Bytes()}))
 	in := map[string]any{"mode": "run", "input": []float32{0, 0, 0, 0}, "dims": []uint32{1, 4}, "out_bytes": 16}
 	for _, tc := range []struct {
 		x    *Executor
@@ -433,12 +434,12 @@ func TestWasiNNMobileNet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries := []zipEntry{{name: "main.wasm", body: nnGuest(t, true)}, {name: "mobilenetv2-1.0-224.onnx", body: readFile(t, filepath.Join(dir, "mobilenetv2-1.0-224.onnx"))}}
+	entries := []ziptest.File{{Name: "main.wasm", Body: nnGuest(t, true)}, {Name: "mobilenetv2-1.0-224.onnx", Body: readFile(t, filepath.Join(dir, "mobilenetv2-1.0-224.onnx"))}}
 	images := []string{"parrot", "cat", "bird", "grace_hopper"}
 	for _, img := range images {
-		entries = append(entries, zipEntry{name: img + ".f32", body: readFile(t, filepath.Join(dir, img+".input.f32"))})
+		entries = append(entries, ziptest.File{Name: img + ".f32", Body: readFile(t, filepath.Join(dir, img+".input.f32"))})
 	}
-	x := newExecutor(t, eng, Config{}, makeZip(t, entries...))
+	x := newExecutor(t, eng, Config{}, ziptest.Build(t, entries...))
 	for _, img := range images {
 		res, r := nnRun(t, x, map[string]any{"mode": "keep", "name": "mobilenetv2-1.0-224", "input_file": img + ".f32", "dims": []uint32{1, 3, 224, 224}, "out_bytes": 4 * 1001}, nil)
 		if r.err != nil {
