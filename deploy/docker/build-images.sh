@@ -16,7 +16,8 @@
 #                                                      always tries to pull for blackbox actions)
 #   WASMWHISK_MODEL_DIR model directory for mobilenet (default: ./models/, then ../shared/models/)
 #   MOBILENET_FILES     model files to bake in       (default: model.json and the files it names,
-#                                                      else the first known model + imagenet_labels.txt)
+#                                                      else the first known model + imagenet_labels.txt,
+#                                                      as nn/model.ReadSidecar finds them)
 #   GO                  go command                   (default go)
 #   IMAGE_SIZES_FILE    write "image<TAB>bytes" lines here
 set -euo pipefail
@@ -89,20 +90,11 @@ resolve_model_dir() {
 }
 
 # model_files DIR prints the files the mobilenet action needs from a model directory: model.json
-# and the model and label files it names, else the first known model file and the labels (the
-# same rule as nn/model.ReadSidecar).
-known_models=(mobilenetv2-1.0-224.onnx mobilenetv2-1.0-224-bn-gemm.onnx mobilenetv2-7.onnx)
+# and the model and label files it names, else the first known model file and the labels. A
+# small Go helper reads the directory with nn/model's own rule, so the image holds what the
+# action will open.
 model_files() {
-	local d=$1 m
-	if [ -f "$d/model.json" ]; then
-		echo model.json
-		sed -n 's/.*"\(model\|labels\)"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\2/p' "$d/model.json"
-		return 0
-	fi
-	for m in "${known_models[@]}"; do
-		if [ -f "$d/$m" ]; then echo "$m imagenet_labels.txt"; return 0; fi
-	done
-	return 1
+	(cd "$root" && CGO_ENABLED=0 "$GO" run ./deploy/docker/internal/modelfiles "$1")
 }
 
 build_one() { # name dockerfile context
@@ -130,15 +122,11 @@ for img in "${images[@]}"; do
 	wasm-runtime) build_one "$img" "$here/wasm-runtime.Dockerfile" "$ctx" ;;
 	native-runtime) build_one "$img" "$here/native-runtime.Dockerfile" "$ctx" ;;
 	mobilenet)
-		if [ ! -d "$root/actions/mobilenet" ]; then
-			say "WARNING: actions/mobilenet does not exist yet; skipping the mobilenet image"
-			continue
-		fi
 		models=$(resolve_model_dir) || die "no model directory: set WASMWHISK_MODEL_DIR, or provide ./models/ or ../shared/models/ (make model)"
 		mkdir -p "$ctx/action/models"
 		say "building the native mobilenet action (static)"
 		(cd "$root" && CGO_ENABLED=0 "$GO" build -trimpath -ldflags "-s -w" -o "$ctx/action/exec" ./actions/mobilenet)
-		files=${MOBILENET_FILES:-$(model_files "$models")} || die "no known model in $models (want model.json or ${known_models[*]})"
+		files=${MOBILENET_FILES:-$(model_files "$models")} || die "no usable model in $models (want model.json or a known model file)"
 		for f in $files; do
 			[ -f "$models/$f" ] || die "model file $models/$f missing"
 			install -m 0644 "$models/$f" "$ctx/action/models/$(basename "$f")"
