@@ -4,18 +4,17 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/internal/cgroup"
+	"github.com/wasmwhisk/wasmwhisk/internal/procfs"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 )
 
@@ -88,22 +87,11 @@ func TestBareProxyStopKillsDaemons(t *testing.T) {
 		t.Fatal("the proxy did not stop on SIGTERM")
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for alive(out.Child) {
+	for procfs.Alive(out.Child) {
 		if time.Now().After(deadline) {
 			syscall.Kill(out.Child, syscall.SIGKILL)
 			t.Fatalf("the action's setsid child (pid %d) outlived the proxy", out.Child)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wasmwhisk/wasmwhisk/internal/procfs"
 )
 
 // The test binary doubles as the processes the tests put into groups (CGROUP_TEST_HELPER).
@@ -96,17 +98,6 @@ func startIn(t *testing.T, g *Group, mode string) (*exec.Cmd, *bufio.Reader) {
 	return cmd, bufio.NewReader(out)
 }
 
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
 // TestGroupKillsWholeTree: a child that started its own session is still in the group, and Kill
 // takes it down with its parent; the directories go away.
 func TestGroupKillsWholeTree(t *testing.T) {
@@ -135,7 +126,7 @@ func TestGroupKillsWholeTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pid := range []int{cmd.Process.Pid, child} {
-		for alive(pid) {
+		for procfs.Alive(pid) {
 			if ctx.Err() != nil {
 				t.Fatalf("process %d survived", pid)
 			}
@@ -185,13 +176,13 @@ func TestRemoveStale(t *testing.T) {
 	if len(names) != 1 || names[0] != prefix+"a" {
 		t.Fatalf("removed %v", names)
 	}
-	for alive(staleCmd.Process.Pid) {
+	for procfs.Alive(staleCmd.Process.Pid) {
 		if ctx.Err() != nil {
 			t.Fatal("the stale group's process survived")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if !alive(otherCmd.Process.Pid) {
+	if !procfs.Alive(otherCmd.Process.Pid) {
 		t.Fatal("the other group's process was killed")
 	}
 	if len(other.Procs()) != 1 {
@@ -224,7 +215,7 @@ func TestOOMKills(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for alive(cmd.Process.Pid) {
+	for procfs.Alive(cmd.Process.Pid) {
 		if time.Now().After(deadline) {
 			t.Fatal("the hog survived its OOM kill")
 		}
@@ -290,7 +281,7 @@ func TestNestedGroup(t *testing.T) {
 	if err := outer.Destroy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for alive(cmd.Process.Pid) {
+	for procfs.Alive(cmd.Process.Pid) {
 		if ctx.Err() != nil {
 			t.Fatal("the nested group's process survived")
 		}
@@ -318,7 +309,7 @@ func TestKillFrozen(t *testing.T) {
 	if err := g.Destroy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for alive(cmd.Process.Pid) {
+	for procfs.Alive(cmd.Process.Pid) {
 		if ctx.Err() != nil {
 			t.Fatal("the frozen process survived")
 		}
