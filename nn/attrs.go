@@ -106,6 +106,21 @@ func needInputs(in []*info, min, max int) error {
 	return nil
 }
 
+// floatOp checks what most float operators require of a node: from min to max inputs (see
+// needInputs), none of them an integer tensor, and no attribute but known.
+func floatOp(n *onnx.Node, in []*info, min, max int, known ...string) error {
+	if err := needInputs(in, min, max); err != nil {
+		return err
+	}
+	for i := range max {
+		if err := needFloat(in, i); err != nil {
+			return err
+		}
+	}
+	return checkAttrs(n, known...)
+}
+
+// needFloat checks that none of the inputs at idx is an integer tensor.
 func needFloat(in []*info, idx ...int) error {
 	for _, i := range idx {
 		if i < len(in) && in[i] != nil && in[i].isInt {

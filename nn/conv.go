@@ -31,13 +31,7 @@ type convKernel struct {
 }
 
 func buildConv(n *onnx.Node, in []*info) (kernel, []info, error) {
-	if err := needInputs(in, 2, 3); err != nil {
-		return nil, nil, err
-	}
-	if err := needFloat(in, 0, 1, 2); err != nil {
-		return nil, nil, err
-	}
-	if err := checkAttrs(n, "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"); err != nil {
+	if err := floatOp(n, in, 2, 3, "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"); err != nil {
 		return nil, nil, err
 	}
 	xs, ws := in[0].shape, in[1].shape

@@ -121,26 +121,14 @@ func clampSelect(dst, src []float32, lo, hi float32) {
 const fastMinMax = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
 
 func buildRelu(n *onnx.Node, in []*info) (kernel, []info, error) {
-	if err := needInputs(in, 1, 1); err != nil {
-		return nil, nil, err
-	}
-	if err := needFloat(in, 0); err != nil {
-		return nil, nil, err
-	}
-	if err := checkAttrs(n); err != nil {
+	if err := floatOp(n, in, 1, 1); err != nil {
 		return nil, nil, err
 	}
 	return clampKernel{0, float32(math.Inf(1))}, []info{{shape: in[0].shape}}, nil
 }
 
 func buildClip(n *onnx.Node, in []*info) (kernel, []info, error) {
-	if err := needInputs(in, 1, 3); err != nil {
-		return nil, nil, err
-	}
-	if err := needFloat(in, 0, 1, 2); err != nil {
-		return nil, nil, err
-	}
-	if err := checkAttrs(n, "min", "max"); err != nil {
+	if err := floatOp(n, in, 1, 3, "min", "max"); err != nil {
 		return nil, nil, err
 	}
 	lo, err := attrFloat(n, "min", float32(math.Inf(-1)))
@@ -282,13 +270,7 @@ func broadcastIndex(in, out []int) []int32 {
 }
 
 func buildBinary(n *onnx.Node, in []*info) (kernel, []info, error) {
-	if err := needInputs(in, 2, 2); err != nil {
-		return nil, nil, err
-	}
-	if err := needFloat(in, 0, 1); err != nil {
-		return nil, nil, err
-	}
-	if err := checkAttrs(n); err != nil {
+	if err := floatOp(n, in, 2, 2); err != nil {
 		return nil, nil, err
 	}
 	shape, err := broadcastShape(in[0].shape, in[1].shape)
@@ -347,13 +329,7 @@ type softmaxKernel struct {
 }
 
 func buildSoftmax(n *onnx.Node, in []*info) (kernel, []info, error) {
-	if err := needInputs(in, 1, 1); err != nil {
-		return nil, nil, err
-	}
-	if err := needFloat(in, 0); err != nil {
-		return nil, nil, err
-	}
-	if err := checkAttrs(n, "axis"); err != nil {
+	if err := floatOp(n, in, 1, 1, "axis"); err != nil {
 		return nil, nil, err
 	}
 	shape := in[0].shape

@@ -15,13 +15,7 @@ type gemmOpKernel struct {
 }
 
 func buildGemm(n *onnx.Node, in []*info) (kernel, []info, error) {
-	if err := needInputs(in, 2, 3); err != nil {
-		return nil, nil, err
-	}
-	if err := needFloat(in, 0, 1, 2); err != nil {
-		return nil, nil, err
-	}
-	if err := checkAttrs(n, "alpha", "beta", "transA", "transB"); err != nil {
+	if err := floatOp(n, in, 2, 3, "alpha", "beta", "transA", "transB"); err != nil {
 		return nil, nil, err
 	}
 	alpha, err := attrFloat(n, "alpha", 1)
@@ -111,13 +105,7 @@ type matMulKernel struct {
 }
 
 func buildMatMul(n *onnx.Node, in []*info) (kernel, []info, error) {
-	if err := needInputs(in, 2, 2); err != nil {
-		return nil, nil, err
-	}
-	if err := needFloat(in, 0, 1); err != nil {
-		return nil, nil, err
-	}
-	if err := checkAttrs(n); err != nil {
+	if err := floatOp(n, in, 2, 2); err != nil {
 		return nil, nil, err
 	}
 	a, b := append([]int(nil), in[0].shape...), append([]int(nil), in[1].shape...)

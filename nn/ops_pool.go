@@ -227,13 +227,7 @@ func (k *poolKernel) run(in, out []*value) error {
 type globalAvgKernel struct{ planes, size int }
 
 func buildGlobalAveragePool(n *onnx.Node, in []*info) (kernel, []info, error) {
-	if err := needInputs(in, 1, 1); err != nil {
-		return nil, nil, err
-	}
-	if err := needFloat(in, 0); err != nil {
-		return nil, nil, err
-	}
-	if err := checkAttrs(n); err != nil {
+	if err := floatOp(n, in, 1, 1); err != nil {
 		return nil, nil, err
 	}
 	s := in[0].shape
@@ -266,13 +260,7 @@ type batchNormKernel struct {
 }
 
 func buildBatchNorm(n *onnx.Node, in []*info) (kernel, []info, error) {
-	if err := needInputs(in, 5, 5); err != nil {
-		return nil, nil, err
-	}
-	if err := needFloat(in, 0, 1, 2, 3, 4); err != nil {
-		return nil, nil, err
-	}
-	if err := checkAttrs(n, "epsilon", "momentum", "training_mode", "spatial"); err != nil {
+	if err := floatOp(n, in, 5, 5, "epsilon", "momentum", "training_mode", "spatial"); err != nil {
 		return nil, nil, err
 	}
 	if tm, _ := attrInt(n, "training_mode", 0); tm != 0 {
