@@ -88,12 +88,7 @@ const (
 var errnoNames = [...]string{"success", "invalid_argument", "invalid_encoding", "missing_memory", "busy",
 	"runtime_error", "unsupported_operation", "too_large", "not_found"}
 
-func (e Errno) String() string {
-	if int(e) < len(errnoNames) {
-		return errnoNames[e]
-	}
-	return fmt.Sprintf("nn_errno(%d)", uint32(e))
-}
+func (e Errno) String() string { return enumName(e, errnoNames[:], "nn_errno") }
 
 // TensorType is wasi-nn's tensor_type.
 type TensorType uint8
@@ -110,12 +105,7 @@ const (
 
 var tensorTypeNames = [...]string{"f16", "f32", "f64", "u8", "i32", "i64"}
 
-func (t TensorType) String() string {
-	if int(t) < len(tensorTypeNames) {
-		return tensorTypeNames[t]
-	}
-	return fmt.Sprintf("tensor_type(%d)", uint8(t))
-}
+func (t TensorType) String() string { return enumName(t, tensorTypeNames[:], "tensor_type") }
 
 // Encoding is wasi-nn's graph_encoding.
 type Encoding uint32
@@ -133,12 +123,7 @@ const (
 
 var encodingNames = [...]string{"openvino", "onnx", "tensorflow", "pytorch", "tensorflowlite", "autodetect"}
 
-func (e Encoding) String() string {
-	if int(e) < len(encodingNames) {
-		return encodingNames[e]
-	}
-	return fmt.Sprintf("graph_encoding(%d)", uint32(e))
-}
+func (e Encoding) String() string { return enumName(e, encodingNames[:], "graph_encoding") }
 
 // Target is wasi-nn's execution_target.
 type Target uint32
@@ -154,9 +139,12 @@ const (
 
 var targetNames = [...]string{"cpu", "gpu", "tpu"}
 
-func (t Target) String() string {
-	if int(t) < len(targetNames) {
-		return targetNames[t]
+func (t Target) String() string { return enumName(t, targetNames[:], "execution_target") }
+
+// enumName is the witx name of v, or kind(v) for a value the enum does not define.
+func enumName[T ~uint8 | ~uint32](v T, names []string, kind string) string {
+	if uint64(v) < uint64(len(names)) {
+		return names[v]
 	}
-	return fmt.Sprintf("execution_target(%d)", uint32(t))
+	return fmt.Sprintf("%s(%d)", kind, uint64(v))
 }
