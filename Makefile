@@ -12,17 +12,6 @@ STATICCHECK_PKG := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The packages that build for wasip1: the SDK and the actions, and what guests import.
 WASIP1_PKGS := ./actions/... ./bench/stages ./internal/testbuild ./nn/... ./runtime ./runtime/archive \
 	./runtime/wasinn/... ./standalone/memstat
-# Findings `make lint` lets through, as file:check, each in code that was still being reworked
-# during the first pass of issue 14; its second pass fixes them and empties this list.
-# actions/sdk: staticcheck does not know go:wasmexport, so the reactor exports and what only they
-# call look unused (a //lint:ignore U1000 line on each export fixes that).
-LINT_DEFERRED := \
-	actions/sdk/reactor_wasip1.go:U1000 actions/sdk/sdk.go:U1000 \
-	actions/mobilenet/deps_test.go:SA1019 \
-	standalone/journal.go:SA4006 standalone/store.go:SA4006 standalone/store_layout_test.go:SA1019
-space := $(subst ,, )
-deferred_re = $(subst .,\.,$(word 1,$(subst :, ,$(1)))):[0-9]+:[0-9]+:.*\($(word 2,$(subst :, ,$(1)))\)
-LINT_DEFERRED_RE := ^($(subst $(space),|,$(foreach d,$(LINT_DEFERRED),$(call deferred_re,$(d)))))$$
 
 .PHONY: all build wasm native-actions mobilenet lint test vet bench bench-mobilenet fuzz images model demo demo-full results clean
 
@@ -72,8 +61,7 @@ lint:
 	GOBIN=$(abspath $(BIN)) $(GO) install $(STATICCHECK_PKG)
 	@out=$$( { $(BIN)/staticcheck ./...; \
 		$(WASIP1) $(BIN)/staticcheck $(WASIP1_PKGS); \
-		$(WASIP1) $(BIN)/staticcheck -tags nn_inguest ./actions/...; } 2>&1 | \
-		grep -Ev '$(LINT_DEFERRED_RE)'); \
+		$(WASIP1) $(BIN)/staticcheck -tags nn_inguest ./actions/...; } 2>&1); \
 	if [ -n "$$out" ]; then echo "staticcheck:"; echo "$$out"; exit 1; fi
 
 ## test: everything CI checks

@@ -233,7 +233,8 @@ func (j *journal) rotate() error {
 	if err != nil {
 		return fmt.Errorf("journal: rotate: %w", err)
 	}
-	if _, err := f.Write(buf.Bytes()); err == nil && !j.noSync {
+	_, err = f.Write(buf.Bytes())
+	if err == nil && !j.noSync {
 		err = fdatasync(f)
 	}
 	if err == nil {

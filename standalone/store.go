@@ -707,7 +707,8 @@ func (s *Store) ListActivations(q ActivationQuery) ([]*Activation, int, error) {
 		}
 		// Position after the last key with start <= upto, then walk backwards.
 		seek := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(upto)+1)
-		k, v := c.Seek(seek)
+		k, _ := c.Seek(seek)
+		var v []byte
 		if k == nil {
 			k, v = c.Last()
 		} else {

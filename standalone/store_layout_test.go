@@ -1,6 +1,7 @@
 package standalone
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // codeLayout is one way of keeping action code, as BenchmarkStoreLayout compares them.
@@ -70,7 +72,7 @@ func (l *boltLayout) putAction(name string, code []byte) error {
 func (l *boltLayout) deleteAction(name string) error {
 	return l.db.Update(func(tx *bolt.Tx) error {
 		if l.nested {
-			if err := tx.Bucket([]byte("code")).DeleteBucket([]byte(name)); err != nil && err != bolt.ErrBucketNotFound {
+			if err := tx.Bucket([]byte("code")).DeleteBucket([]byte(name)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return err
 			}
 		}

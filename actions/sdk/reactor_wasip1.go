@@ -19,6 +19,7 @@ var reactorIn, reactorOut []byte
 // writes into an old one, so the activation's parameters may be views of the line.
 //
 //go:wasmexport wasmwhisk_alloc
+//lint:ignore U1000 exported to the host by go:wasmexport, which staticcheck does not know
 func wasmwhiskAlloc(size int32) unsafe.Pointer {
 	if size < 0 {
 		return nil
@@ -32,6 +33,7 @@ func wasmwhiskAlloc(size int32) unsafe.Pointer {
 // until the next call of wasmwhisk_alloc or wasmwhisk_run.
 //
 //go:wasmexport wasmwhisk_run
+//lint:ignore U1000 exported to the host by go:wasmexport, which staticcheck does not know
 func wasmwhiskRun(ptr unsafe.Pointer, length int32) int64 {
 	if ptr == nil || length < 0 {
 		return 0
