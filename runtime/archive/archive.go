@@ -126,18 +126,9 @@ var ErrTooLarge = errors.New("archive past its limits")
 // at the size limit, say) leaves dir as it found it.
 func ExtractZip(data []byte, dir string, lim Limits) (names []string, err error) {
 	lim = lim.withDefaults()
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	zr, err := openChecked(data, lim)
 	if err != nil {
-		return nil, fmt.Errorf("not a valid zip archive: %w", err)
-	}
-	if len(zr.File) > lim.MaxFiles {
-		return nil, fmt.Errorf("%w: %d entries, more than the limit of %d", ErrTooLarge, len(zr.File), lim.MaxFiles)
-	}
-	var claimed uint64
-	for _, f := range zr.File {
-		if claimed += f.UncompressedSize64; claimed > uint64(lim.MaxBytes) || claimed < f.UncompressedSize64 {
-			return nil, fmt.Errorf("%w: its entries claim more than the size limit of %d bytes", ErrTooLarge, lim.MaxBytes)
-		}
+		return nil, err
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -176,6 +167,31 @@ func ExtractZip(data []byte, dir string, lim Limits) (names []string, err error)
 		names = append(names, name)
 	}
 	return names, nil
+}
+
+// CheckLimits checks what a zip archive's directory claims against the limits, as ExtractZip does
+// before it writes anything: for an archive unpacked before under other limits.
+func CheckLimits(data []byte, lim Limits) error {
+	_, err := openChecked(data, lim.withDefaults())
+	return err
+}
+
+// openChecked opens a zip archive whose claimed entry count and sizes are within lim.
+func openChecked(data []byte, lim Limits) (*zip.Reader, error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("not a valid zip archive: %w", err)
+	}
+	if len(zr.File) > lim.MaxFiles {
+		return nil, fmt.Errorf("%w: %d entries, more than the limit of %d", ErrTooLarge, len(zr.File), lim.MaxFiles)
+	}
+	var claimed uint64
+	for _, f := range zr.File {
+		if claimed += f.UncompressedSize64; claimed > uint64(lim.MaxBytes) || claimed < f.UncompressedSize64 {
+			return nil, fmt.Errorf("%w: its entries claim more than the size limit of %d bytes", ErrTooLarge, lim.MaxBytes)
+		}
+	}
+	return zr, nil
 }
 
 // extraction is one ExtractZip in progress: the root it writes through and what it created there,

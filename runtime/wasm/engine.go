@@ -66,15 +66,16 @@ type Engine struct {
 	interval    time.Duration
 	fingerprint string
 
-	active  atomic.Int64  // guest calls that need the epoch to advance
-	workers atomic.Int64  // run goroutines alive, including abandoned ones
-	watched watchers      // guest output files to keep small (watch.go)
-	modules moduleTable   // compiled modules shared by executors (shared.go)
-	nn      *nnEngine     // wasi-nn: graph registry, model directory (wasinn.go); nil when off
-	wake    chan struct{} // nudges the ticker out of idle
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	active   atomic.Int64  // guest calls that need the epoch to advance
+	workers  atomic.Int64  // run goroutines alive, including abandoned ones
+	watched  watchers      // guest output files to keep small (watch.go)
+	modules  moduleTable   // compiled modules shared by executors (shared.go)
+	archives archiveTable  // action archives unpacked into the cache, shared by executors (shared.go)
+	nn       *nnEngine     // wasi-nn: graph registry, model directory (wasinn.go); nil when off
+	wake     chan struct{} // nudges the ticker out of idle
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
 }
 
 // NewEngine starts an engine. Close it after every executor made from it is closed.

@@ -121,6 +121,7 @@ type Executor struct {
 type action struct {
 	shared   *sharedModule
 	module   *wasmtime.Module // shared.module
+	archive  *sharedArchive   // the archive holding shared, for code unpacked into the cache; else nil
 	info     Info
 	name     string
 	filesDir string
@@ -146,7 +147,11 @@ func (ex *Executor) retire(a *action) {
 // in flight; exactly once.
 func (ex *Executor) releaseIfUnused(a *action) {
 	if a.retired.Load() && a.workers.Load() == 0 && a.released.CompareAndSwap(false, true) {
-		ex.eng.releaseModule(a.shared)
+		if a.archive != nil {
+			ex.eng.releaseArchive(a.archive)
+		} else {
+			ex.eng.releaseModule(a.shared)
+		}
 		a.nn.Close()
 	}
 }
@@ -253,25 +258,13 @@ func (ex *Executor) Init(ctx context.Context, req runtime.InitRequest) error {
 }
 
 func (ex *Executor) load(ctx context.Context, req runtime.InitRequest, dir string) (*action, error) {
-	art, err := decodeCode(req.Code, filepath.Join(dir, "action"), ex.eng.cacheDir, archive.Limits{MaxBytes: ex.cfg.MaxArchiveBytes, MaxFiles: ex.cfg.MaxArchiveEntries}, !ex.cfg.DisallowPrecompiled)
+	a := &action{name: req.Name, ioDir: dir}
+	art, err := ex.acquireCode(a, req.Code, dir)
 	if err != nil {
 		return nil, err
 	}
-	a := &action{
-		name:     req.Name,
-		filesDir: art.filesDir,
-		ioDir:    dir,
-	}
-	a.info = Info{HasFiles: art.filesDir != ""}
-	shared, wasShared, err := ex.eng.acquireModule(art.module, art.precompiled)
-	if err != nil {
-		return nil, err
-	}
-	a.shared, a.module = shared, shared.module
-	a.info.Source, a.info.ModuleSHA256 = shared.source, shared.sha256
-	if wasShared {
-		a.info.Source = SourceShared
-	}
+	a.filesDir = art.filesDir
+	a.info.HasFiles = art.filesDir != ""
 	ok := false
 	defer func() {
 		if !ok {
@@ -331,6 +324,56 @@ func (ex *Executor) load(ctx context.Context, req runtime.InitRequest, dir strin
 	}
 	ok = true
 	return a, nil
+}
+
+// acquireCode decodes the /init code and acquires its compiled module for a, setting a's module
+// fields and Source. An archive another executor of the engine holds unpacked in the cache is taken
+// as it is (see sharedArchive), once its entries are checked against this executor's limits.
+func (ex *Executor) acquireCode(a *action, code []byte, dir string) (artifact, error) {
+	lim := archive.Limits{MaxBytes: ex.cfg.MaxArchiveBytes, MaxFiles: ex.cfg.MaxArchiveEntries}
+	sharable := ex.eng.cacheDir != "" && (bytes.HasPrefix(code, magicZip) || bytes.HasPrefix(code, magicZipEmpty))
+	if sharable {
+		if err := archive.CheckLimits(code, lim); err != nil {
+			return artifact{}, badCode("cannot unpack the zip archive: %v", err)
+		}
+		if sa := ex.eng.acquireArchive(code); sa != nil {
+			if ex.mayReuse(sa) {
+				a.archive, a.shared, a.module = sa, sa.module, sa.module.module
+				a.info.Source, a.info.ModuleSHA256 = SourceShared, sa.module.sha256
+				return sa.art, nil
+			}
+			ex.eng.releaseArchive(sa)
+		}
+	}
+	art, err := decodeCode(code, filepath.Join(dir, "action"), ex.eng.cacheDir, lim, !ex.cfg.DisallowPrecompiled)
+	if err != nil {
+		return artifact{}, err
+	}
+	shared, wasShared, err := ex.eng.acquireModule(art.module, art.precompiled)
+	if err != nil {
+		return artifact{}, err
+	}
+	a.shared, a.module = shared, shared.module
+	a.info.Source, a.info.ModuleSHA256 = shared.source, shared.sha256
+	if wasShared {
+		a.info.Source = SourceShared
+	}
+	if sharable && art.filesDir != "" {
+		a.archive = ex.eng.shareArchive(code, art, shared)
+		a.shared, a.module = a.archive.module, a.archive.module.module
+	}
+	return art, nil
+}
+
+// mayReuse says whether this executor may take a shared archive as it is: its stance on
+// precompiled code allows it, and the files are still in the cache (else the usual path unpacks
+// them again).
+func (ex *Executor) mayReuse(sa *sharedArchive) bool {
+	if sa.art.precompiled && ex.cfg.DisallowPrecompiled {
+		return false
+	}
+	_, err := os.Stat(sa.art.filesDir)
+	return err == nil
 }
 
 // reactorEnv is the environment a reactor instance starts with: the init environment plus the

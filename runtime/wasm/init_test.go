@@ -501,3 +501,105 @@ func TestCloseRightAfterRunReleasesModule(t *testing.T) {
 		x.Close()
 	}
 }
+
+// TestSharedArchive: executors of one engine that /init the same archive share its unpacked files
+// and its module while any of them holds it, each within its own limits, and a caller's buffer
+// changed after Init is not taken for the archive it held.
+func TestSharedArchive(t *testing.T) {
+	dir := t.TempDir()
+	eng, err := NewEngine(EngineConfig{CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	module := guestModule(t, true)
+	code := ziptest.Build(t, ziptest.File{Name: "main.wasm", Body: module},
+		ziptest.File{Name: "data/hello.txt", Body: []byte("shared"), Store: true})
+	initExec := func(cfg Config, code []byte) (*Executor, error) {
+		x := eng.NewExecutor(cfg)
+		err := x.Init(context.Background(), runtime.InitRequest{Name: "guest", Code: code})
+		if err != nil {
+			x.Close()
+			return nil, err
+		}
+		return x, nil
+	}
+	readHello := func(x *Executor) {
+		t.Helper()
+		r := run(t, x, activation{value: `{"mode":"read","path":"/action/data/hello.txt"}`})
+		if r.err != nil || r.result != `{"text":"shared"}` {
+			t.Fatalf("read = %v %s", r.err, r.result)
+		}
+	}
+	held := func() int {
+		eng.archives.mu.Lock()
+		defer eng.archives.mu.Unlock()
+		n := 0
+		for _, list := range eng.archives.byID {
+			for _, a := range list {
+				n += a.refs
+			}
+		}
+		return n
+	}
+
+	buf := bytes.Clone(code)
+	first, err := initExec(Config{}, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := initExec(Config{}, bytes.Clone(code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := second.Info(); info.Source != SourceShared || !info.HasFiles {
+		t.Fatalf("second Info = %+v, want a shared module with files", info)
+	}
+	readHello(first)
+	readHello(second)
+	if n := held(); n != 2 {
+		t.Fatalf("archive references = %d, want 2", n)
+	}
+
+	// The caller's buffer, changed after Init, is another (broken: its CRC fails) archive.
+	copy(buf[bytes.Index(buf, []byte("shared")):], "SHARED")
+	if x, err := initExec(Config{}, buf); err == nil {
+		x.Close()
+		t.Fatal("a changed buffer was taken for the archive it held before")
+	}
+
+	// Each executor's own limits and stance on precompiled code hold for a shared archive.
+	wantStatus(t, initErr(t, eng, Config{MaxArchiveBytes: 64}, code), http.StatusBadGateway, "limit")
+	wantStatus(t, initErr(t, eng, Config{MaxArchiveEntries: 1}, code), http.StatusBadGateway, "limit")
+	pre := ziptest.Build(t, ziptest.File{Name: "main.cwasm", Body: mustPrecompile(t, eng, module)})
+	x, err := initExec(Config{}, pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, initErr(t, eng, Config{DisallowPrecompiled: true}, pre), http.StatusBadGateway, "does not accept")
+	x.Close()
+
+	// Files removed from the cache under a shared archive are unpacked again.
+	files, _ := filepath.Glob(filepath.Join(dir, "files-*"))
+	for _, f := range files {
+		os.RemoveAll(f)
+	}
+	third, err := initExec(Config{}, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readHello(third)
+
+	for _, x := range []*Executor{first, second, third} {
+		x.Close()
+	}
+	if n := held(); n != 0 {
+		t.Fatalf("archive references after every executor closed = %d, want 0", n)
+	}
+	eng.modules.mu.Lock()
+	modules := len(eng.modules.byID)
+	eng.modules.mu.Unlock()
+	if modules != 0 {
+		t.Fatalf("%d modules still held after every executor closed", modules)
+	}
+}

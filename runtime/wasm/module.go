@@ -130,6 +130,10 @@ func decodeZip(code []byte, filesDir, cacheDir string, lim archive.Limits, allow
 // made complete under a temporary name and renamed into place, so it is never seen half-written;
 // guests see it read-only at /action, and the host never writes to it again.
 func extractCached(code []byte, cacheDir string, lim archive.Limits) (string, []string, error) {
+	// Unpacked before, perhaps under other limits: these are checked all the same.
+	if err := archive.CheckLimits(code, lim); err != nil {
+		return "", nil, err
+	}
 	sum := sha256.Sum256(code)
 	dir := filepath.Join(cacheDir, "files-"+hex.EncodeToString(sum[:]))
 	if files, err := listFiles(dir); err == nil {
