@@ -48,6 +48,9 @@ type Config struct {
 	// Setenv exports the init env into the process before the action loads (default os.Setenv;
 	// set it to a no-op when several proxies share one process).
 	Setenv func(key, value string) error
+	// CodeCache, shared by the proxies of a process, keeps decoded /init code for the next /init
+	// of the same code (nil: every /init decodes its code).
+	CodeCache *CodeCache
 }
 
 // Proxy is the HTTP side of an action container.
@@ -123,7 +126,7 @@ func (p *Proxy) handleInit(w http.ResponseWriter, r *http.Request) {
 	var decoded []byte
 	if rest, code, ok := splitCode(body); ok && len(code) > 0 && bytes.IndexByte(code, '\n') < 0 && bytes.IndexByte(code, '\r') < 0 {
 		if err := json.Unmarshal(rest, &msg); err == nil && msg.Value != nil {
-			decoded, err = decodeBase64Strict(code)
+			decoded, err = p.cfg.CodeCache.decode(code)
 			if err != nil {
 				decoded = nil
 			}
@@ -371,9 +374,15 @@ func envString(raw json.RawMessage) string {
 	return string(trimmed)
 }
 
-// readBody reads a request body under the size limit.
+// readBody reads a request body under the size limit, into one buffer of the announced length
+// (io.ReadAll would grow its buffer some twenty times, copying, for a 14 MB /init).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, int, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= limit {
+		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead bytes free to see the end
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	body := buf.Bytes()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

@@ -24,7 +24,8 @@ type InitRequest struct {
 	// Main is the entry point; "main" when the action did not set one.
 	Main string
 	// Code is the artifact: base64-decoded when it decoded as base64, else the text as sent.
-	// Executors decide what it is by its content (magic bytes), never by a flag.
+	// Executors decide what it is by its content (magic bytes), never by a flag. It is
+	// read-only: a proxy may hand the same bytes to several executors (actionproxy.CodeCache).
 	Code []byte
 	// Env holds the init-time environment (init parameters and __OW_* context of the first
 	// activation). It is already exported into the proxy's process environment.

@@ -50,7 +50,15 @@ type Config struct {
 	// StateDir is the private directory of the backend's ledger (standalone.Instance.StateDir);
 	// "" keeps none, so only the cgroup and directory names of Instance find what a crash left.
 	StateDir string
+	// CodeCacheBytes caps the decoded /init code the containers' proxies keep for the next cold
+	// start of the same code (actionproxy.CodeCache). Zero means DefaultCodeCacheBytes; negative
+	// keeps none.
+	CodeCacheBytes int64
 }
+
+// DefaultCodeCacheBytes is the default of Config.CodeCacheBytes: the code of about ten MobileNet
+// actions (14 MB of base64 and 10 MB decoded each).
+const DefaultCodeCacheBytes = 256 << 20
 
 // Backend runs containers in this process.
 type Backend struct {
@@ -59,7 +67,8 @@ type Backend struct {
 	instance string
 	workDir  string // the instance's own directory
 	ledger   *standalone.Ledger
-	cgroups  string // cgroup v2 directory native children's groups are made in; "" without
+	cgroups  string                 // cgroup v2 directory native children's groups are made in; "" without
+	codes    *actionproxy.CodeCache // nil when off
 	seq      atomic.Int64
 
 	live standalone.LiveSet[*container]
@@ -84,6 +93,12 @@ func New(cfg Config) (*Backend, error) {
 	b := &Backend{
 		eng: cfg.Engine, instance: cfg.Instance, cgroups: cgroup.Probe().Unified,
 		workDir: filepath.Join(cfg.WorkDir, "wasmwhisk-"+cfg.Instance+"-wasmhost"),
+	}
+	switch {
+	case cfg.CodeCacheBytes == 0:
+		b.codes = actionproxy.NewCodeCache(DefaultCodeCacheBytes)
+	case cfg.CodeCacheBytes > 0:
+		b.codes = actionproxy.NewCodeCache(cfg.CodeCacheBytes)
 	}
 	if cfg.StateDir != "" {
 		l, err := standalone.OpenLedger(cfg.StateDir)
@@ -196,6 +211,7 @@ func (b *Backend) Create(ctx context.Context, spec standalone.ContainerSpec) (st
 		Executor: deadlineWatch{c.exec}, Stdout: stdout, Stderr: stderr, Environ: environ,
 		AllowConcurrent: spec.Concurrency > 1,
 		Setenv:          func(string, string) error { return nil },
+		CodeCache:       b.codes,
 	})
 	c.handler = c.proxy.Handler()
 	b.live.Add(c)
