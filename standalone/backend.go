@@ -6,62 +6,56 @@ import (
 	"time"
 )
 
-// Backend contract
-//
-// A Backend makes the "containers" the invoker runs actions in: Docker containers (package
-// standalone/docker), child actionproxy processes (NewProcessBackend) or wasm executors inside this
-// process (NewWasmHostBackend). The invoker (pool.go) owns every Container it creates and calls its
-// methods from at most one goroutine at a time, except Run, which it calls concurrently up to
-// ContainerSpec.Concurrency times.
-//
-//   - Name returns the short name written into each activation's "backend" annotation
-//     ("docker", "process", "wasmhost").
-//   - Create provisions and starts one container for spec and returns once it exists; it does NOT
-//     wait for the proxy inside to listen (Init retries, see below). The container costs
-//     spec.MemoryMB of the pool's budget until Destroy. A failure the user caused (blackbox image
-//     missing, executable not found) is a *CreateError with Developer=true and the exact OpenWhisk
-//     message; any other failure is a plain error (recorded as status 3, "Failed to provision
-//     resources to run the action.").
-//   - Close destroys whatever containers are still alive and releases the backend.
-//
-// Container:
-//
-//   - ID is the backend's identifier (docker container id, pid, instance id); it is recorded in
-//     the activation's "containerId" annotation.
-//   - Init POSTs body (a complete /init payload, {"value":{...}}) to the proxy's /init and returns
-//     the HTTP status and the full response body. It retries connection-refused (every ~10-50 ms)
-//     until ctx is done, since the proxy may start listening after Create returned. ctx carries
-//     the action's time limit; when it expires Init returns an error wrapping ctx.Err().
-//   - Run POSTs body (a complete /run payload) to /run once (never retried) and returns status and
-//     body. A response is valid only if it carries a Content-Length (SPEC §1.1); otherwise, or when
-//     the connection breaks, Run returns an error (ErrNoResponse, or ErrOOM when the backend can tell
-//     that the container was killed for exceeding its memory limit). Run must return promptly when
-//     ctx is done.
-//   - Logs returns the log lines the container wrote since the previous Logs call, in order, with
-//     sentinel lines removed. With waitForSentinels it waits until it has seen the activation
-//     sentinel (Sentinel) once on stdout and once on stderr and returns only the lines before them;
-//     if they do not arrive before ctx is done (the invoker gives it LogIdleTimeout) it returns what
-//     it has together with ErrLogsIncomplete. Without waitForSentinels it returns what is buffered
-//     now (used after developer errors and for runtimes without sentinels). LogBuffer implements
-//     this for any backend that can feed it the two streams.
-//   - Pause suspends the container (docker pause, SIGSTOP/freezer); Resume undoes it. Both are
-//     idempotent. The invoker never calls Init, Run or Logs on a paused container.
-//   - Destroy stops and removes the container and frees its resources; it is idempotent and
-//     safe to call while a Run is in flight (that Run then fails).
+// Backend makes the containers the invoker runs actions in: Docker containers
+// (standalone/docker), child actionproxy processes (standalone/process) or proxies and executors
+// inside this process (standalone/wasmhost). The invoker (pool.go) owns every Container it
+// creates and calls its methods from one goroutine at a time, except Run, which it calls
+// concurrently up to ContainerSpec.Concurrency times.
 type Backend interface {
+	// Name is written into each activation's "backend" annotation: "docker", "process", "wasmhost".
 	Name() string
+	// Create provisions and starts one container and returns once it exists, without waiting
+	// for the proxy inside to listen (Init retries). The container costs spec.MemoryMB of the
+	// pool's budget until Destroy. A failure the action caused (blackbox image missing,
+	// executable not found, a kind this backend cannot run) is a *runtime.Error with Status
+	// http.StatusBadGateway and OpenWhisk's exact message, recorded as status 2 (action developer
+	// error); a *runtime.Error with another status is recorded as status 3 with its message; any
+	// other error as status 3 with "Failed to provision resources to run the action.".
 	Create(ctx context.Context, spec ContainerSpec) (Container, error)
+	// Close destroys the containers still alive and releases the backend.
 	Close() error
 }
 
-// Container is one running action container; see the Backend contract above.
+// Container is one running action container, as a Backend made it.
 type Container interface {
+	// ID is the backend's identifier (docker container id, pid, instance id), recorded in the
+	// activation's "containerId" annotation.
 	ID() string
+	// Init POSTs body (a complete /init payload, {"value":{...}}) to the proxy's /init and
+	// returns the HTTP status and the whole response body. It retries a refused connection
+	// (every ~10-50 ms) until ctx, which carries the action's time limit, is done; then it
+	// returns an error wrapping ctx.Err().
 	Init(ctx context.Context, body []byte) (status int, resp []byte, err error)
+	// Run POSTs body (a complete /run payload) to /run once, never retried, and returns status
+	// and body. A response without Content-Length is not valid (the action proxy contract in
+	// apache/openwhisk docs/actions-new.md); then, or when the connection breaks, Run returns
+	// ErrNoResponse, or ErrOOM when the backend can tell the container was killed for exceeding
+	// its memory limit. It returns promptly when ctx is done.
 	Run(ctx context.Context, body []byte) (status int, resp []byte, err error)
+	// Logs returns the lines the container wrote since the previous call, in order, without
+	// sentinel lines. With waitForSentinels it waits for runtime.Sentinel once on stdout and once
+	// on stderr and returns the lines before them, or, when ctx (the invoker's LogIdleTimeout)
+	// ends first, what it has with ErrLogsIncomplete. Without it, it returns what is buffered now
+	// (after developer errors, and for runtimes without sentinels). LogBuffer implements this for
+	// any backend that can feed it the two streams.
 	Logs(ctx context.Context, waitForSentinels bool) ([]LogLine, error)
+	// Pause suspends the container (docker pause, SIGSTOP, freezer); Resume undoes it. Both are
+	// idempotent; the invoker never calls Init, Run or Logs on a paused container.
 	Pause(ctx context.Context) error
+	// Resume undoes Pause.
 	Resume(ctx context.Context) error
+	// Destroy stops and removes the container and frees its resources. It is idempotent and
+	// safe while a Run is in flight (that Run then fails).
 	Destroy(ctx context.Context) error
 }
 
@@ -97,9 +91,6 @@ type LogLine struct {
 	Text string
 }
 
-// Sentinel is the line a proxy writes to stdout and stderr after every activation (SPEC §1.4).
-const Sentinel = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
-
 var (
 	// ErrNoResponse means the proxy closed the connection or answered without a valid entity:
 	// "The action did not produce a valid response and exited unexpectedly."
@@ -112,23 +103,3 @@ var (
 	// container.
 	ErrLogsIncomplete = errors.New("log sentinels not seen")
 )
-
-// CreateError is a container creation failure with the message recorded in the activation.
-type CreateError struct {
-	// Developer marks failures caused by the action (status 2), e.g. "Failed to pull container
-	// image '<image>'." or "executable file not found in image <image>"; otherwise status 3.
-	Developer bool
-	// Message is the exact text for the record's {"error": Message}.
-	Message string
-	// Err is the cause, for logs.
-	Err error
-}
-
-func (e *CreateError) Error() string {
-	if e.Err != nil {
-		return e.Message + ": " + e.Err.Error()
-	}
-	return e.Message
-}
-
-func (e *CreateError) Unwrap() error { return e.Err }

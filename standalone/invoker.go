@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime"
 )
 
 // maxResultBytes is activation.payload.max: larger /run bodies are truncated (SPEC §1.3).
@@ -168,10 +171,10 @@ func (iv *invoker) attempt(ctx context.Context, inv *invocation, spec ContainerS
 		c, err := iv.backend.Create(ctx, spec)
 		if err != nil {
 			resp := Response{StatusCode: StatusWhiskError, Result: errorResult(msgProvision)}
-			var ce *CreateError
-			if errors.As(err, &ce) {
-				resp.Result = errorResult(ce.Message)
-				if ce.Developer {
+			var re *runtime.Error
+			if errors.As(err, &re) {
+				resp.Result = errorResult(re.Message)
+				if re.Status == http.StatusBadGateway {
 					resp.StatusCode = StatusDeveloperError
 				}
 			}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime"
 )
 
 // LogBuffer collects a container's stdout and stderr lines and hands them out per activation,
@@ -92,7 +94,7 @@ func (b *LogBuffer) Collect(ctx context.Context, waitForSentinels bool) ([]LogLi
 		}
 		outIdx, errIdx := -1, -1
 		for i, l := range b.pending {
-			if !strings.Contains(l.Text, Sentinel) {
+			if !strings.Contains(l.Text, runtime.Sentinel) {
 				continue
 			}
 			if l.Stream == "stdout" && outIdx < 0 {
@@ -171,7 +173,7 @@ func (b *LogBuffer) Settle(ctx context.Context, quiet, max time.Duration) {
 func dropSentinels(lines []LogLine) []LogLine {
 	out := make([]LogLine, 0, len(lines))
 	for _, l := range lines {
-		if !strings.Contains(l.Text, Sentinel) {
+		if !strings.Contains(l.Text, runtime.Sentinel) {
 			out = append(out, l)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/standalone"
 )
 
@@ -214,12 +216,17 @@ func (b *Backend) createError(spec standalone.ContainerSpec, err error) error {
 		switch {
 		case ae.Status == 404 && strings.Contains(msg, "image") && blackbox:
 			// No registry is reachable, so a missing image is what a failed pull is in OpenWhisk.
-			return &standalone.CreateError{Developer: true, Message: fmt.Sprintf("Failed to pull container image '%s'.", spec.Image), Err: err}
+			return runtime.Errorf(http.StatusBadGateway, fmt.Sprintf("Failed to pull container image '%s'.", spec.Image), err)
 		case strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") && strings.Contains(msg, "exec"):
-			return &standalone.CreateError{Developer: blackbox, Message: fmt.Sprintf("executable file not found in image %s", spec.Image), Err: err}
+			// The action's fault only when the image is the action's own (blackbox).
+			status := http.StatusInternalServerError
+			if blackbox {
+				status = http.StatusBadGateway
+			}
+			return runtime.Errorf(status, fmt.Sprintf("executable file not found in image %s", spec.Image), err)
 		}
 	}
-	return &standalone.CreateError{Message: "Failed to provision resources to run the action.", Err: fmt.Errorf("docker backend: create %s: %w", spec.Name, err)}
+	return runtime.Errorf(http.StatusInternalServerError, "Failed to provision resources to run the action.", fmt.Errorf("docker backend: create %s: %w", spec.Name, err))
 }
 
 // Close implements standalone.Backend: it destroys every container still alive.

@@ -3,10 +3,12 @@ package docker
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/standalone"
 )
 
@@ -293,8 +295,9 @@ func TestBackendFailures(t *testing.T) {
 			spec := tinySpec(tt.image, 64, nil)
 			spec.Kind = tt.kind
 			_, err := b.Create(ctx, spec)
-			var ce *standalone.CreateError
-			if !errors.As(err, &ce) || ce.Developer != tt.developer || ce.Message != tt.message {
+			// A developer error is what the controller answers with 502 (record status 2).
+			var re *runtime.Error
+			if !errors.As(err, &re) || (re.Status == http.StatusBadGateway) != tt.developer || re.Message != tt.message {
 				t.Fatalf("err = %#v, want developer=%v %q", err, tt.developer, tt.message)
 			}
 		})

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,7 @@ import (
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/internal/cgroup"
+	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/standalone"
 )
 
@@ -323,8 +325,8 @@ func (b *Backend) prepareWasmCache() error {
 // Create implements standalone.Backend.
 func (b *Backend) Create(ctx context.Context, spec standalone.ContainerSpec) (standalone.Container, error) {
 	if spec.Executor == "" {
-		return nil, &standalone.CreateError{Developer: true,
-			Message: fmt.Sprintf("The process backend cannot run kind '%s'; use the docker backend.", spec.Kind)}
+		return nil, runtime.Errorf(http.StatusBadGateway,
+			fmt.Sprintf("The process backend cannot run kind '%s'; use the docker backend.", spec.Kind), nil)
 	}
 	c := &container{backend: b, uid: -1, exited: make(chan struct{})}
 	ok := false

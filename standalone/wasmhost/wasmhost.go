@@ -204,8 +204,8 @@ func (b *Backend) Create(ctx context.Context, spec standalone.ContainerSpec) (st
 		}
 		c.exec = native.New(native.Config{Dir: dir, Stdout: stdout, Stderr: stderr, Environ: environ, CgroupName: group})
 	default:
-		return nil, &standalone.CreateError{Developer: true,
-			Message: fmt.Sprintf("The wasmhost backend cannot run kind '%s'; use the docker backend.", spec.Kind)}
+		return nil, runtime.Errorf(http.StatusBadGateway,
+			fmt.Sprintf("The wasmhost backend cannot run kind '%s'; use the docker backend.", spec.Kind), nil)
 	}
 	c.proxy = actionproxy.New(actionproxy.Config{
 		Executor: deadlineWatch{c.exec}, Stdout: stdout, Stderr: stderr, Environ: environ,

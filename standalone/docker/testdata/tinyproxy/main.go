@@ -11,9 +11,9 @@ import (
 	"os"
 	"strconv"
 	"time"
-)
 
-const sentinel = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+	"github.com/wasmwhisk/wasmwhisk/runtime"
+)
 
 func reply(w http.ResponseWriter, status int, v any) {
 	data, _ := json.Marshal(v)
@@ -78,8 +78,8 @@ func main() {
 		}
 		fmt.Println("stdout: " + v.Msg)
 		fmt.Fprintln(os.Stderr, "stderr: "+v.Msg)
-		fmt.Println(sentinel)
-		fmt.Fprintln(os.Stderr, sentinel)
+		fmt.Println(runtime.Sentinel)
+		fmt.Fprintln(os.Stderr, runtime.Sentinel)
 		reply(w, 200, map[string]string{"msg": v.Msg, "api_host": os.Getenv("__OW_API_HOST")})
 	})
 	if err := http.ListenAndServe(":8080", nil); err != nil {
