@@ -4,15 +4,17 @@ import (
 	"math"
 	"slices"
 
+	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 )
 
 // Sample summarises one set of measurements (milliseconds in practice).
 //
-// Percentiles use linear interpolation between the closest ranks
-// (Hyndman & Fan type 7, the default of R's quantile and numpy's percentile):
-// for sorted values x[0..n-1] and probability p, h = (n-1)·p and the result is
-// x[⌊h⌋] + (h−⌊h⌋)·(x[⌊h⌋+1]−x[⌊h⌋]).
+// Percentiles are internal/stats quantiles (linear interpolation between the closest ranks,
+// Hyndman & Fan type 7), the definition every benchmark of the project uses too. Mean and
+// StdDev are gonum's (the sample standard deviation, n−1 denominator).
 //
 // The 95 % confidence interval of the mean is mean ± t(0.975, n−1)·s/√n with
 // Student's t quantile and the sample standard deviation s (n−1 denominator).
@@ -41,60 +43,13 @@ func Summarize(values []float64) Sample {
 	sorted := slices.Clone(values)
 	slices.Sort(sorted)
 	s.Min, s.Max = sorted[0], sorted[len(sorted)-1]
-	s.Mean = Mean(sorted)
-	s.StdDev = StdDev(sorted)
-	s.P50 = percentileSorted(sorted, 0.50)
-	s.P95 = percentileSorted(sorted, 0.95)
-	s.P99 = percentileSorted(sorted, 0.99)
+	s.Mean = stat.Mean(sorted, nil)
+	s.StdDev = stat.StdDev(sorted, nil)
+	s.P50 = stats.QuantileSorted(sorted, 0.50)
+	s.P95 = stats.QuantileSorted(sorted, 0.95)
+	s.P99 = stats.QuantileSorted(sorted, 0.99)
 	s.CI95 = CIHalfWidth(sorted, 0.95)
 	return s
-}
-
-// Mean is the arithmetic mean; NaN for no values.
-func Mean(values []float64) float64 {
-	if len(values) == 0 {
-		return math.NaN()
-	}
-	var sum float64
-	for _, v := range values {
-		sum += v
-	}
-	return sum / float64(len(values))
-}
-
-// StdDev is the sample standard deviation (n−1 denominator); NaN for fewer than two values.
-func StdDev(values []float64) float64 {
-	if len(values) < 2 {
-		return math.NaN()
-	}
-	m := Mean(values)
-	var ss float64
-	for _, v := range values {
-		d := v - m
-		ss += d * d
-	}
-	return math.Sqrt(ss / float64(len(values)-1))
-}
-
-// Percentile returns the p-quantile (0 ≤ p ≤ 1) with linear interpolation
-// between closest ranks (type 7); NaN for no values or p outside [0,1].
-func Percentile(values []float64, p float64) float64 {
-	if len(values) == 0 || p < 0 || p > 1 || math.IsNaN(p) {
-		return math.NaN()
-	}
-	sorted := slices.Clone(values)
-	slices.Sort(sorted)
-	return percentileSorted(sorted, p)
-}
-
-func percentileSorted(sorted []float64, p float64) float64 {
-	h := float64(len(sorted)-1) * p
-	lo := math.Floor(h)
-	i := int(lo)
-	if i+1 >= len(sorted) {
-		return sorted[len(sorted)-1]
-	}
-	return sorted[i] + (h-lo)*(sorted[i+1]-sorted[i])
 }
 
 // TQuantile is the p-quantile of Student's t distribution with df degrees of freedom.
@@ -111,7 +66,7 @@ func CIHalfWidth(values []float64, level float64) float64 {
 		return math.NaN()
 	}
 	t := TQuantile(1-(1-level)/2, float64(n-1))
-	return t * StdDev(values) / math.Sqrt(float64(n))
+	return t * stat.StdDev(values, nil) / math.Sqrt(float64(n))
 }
 
 // MannWhitney is the result of a two-sided Mann-Whitney U (Wilcoxon rank-sum) test.

@@ -80,25 +80,6 @@ func TestSummarizeDoesNotReorderInput(t *testing.T) {
 	}
 }
 
-func TestPercentile(t *testing.T) {
-	values := []float64{40, 10, 30, 20}
-	tests := []struct {
-		p, want float64
-	}{
-		{0, 10}, {1, 40}, {0.5, 25}, // by hand: h = 1.5 between 20 and 30
-		{0.25, 17.5}, {0.9, 37}, // h = 0.75 → 10+0.75·10; h = 2.7 → 30+0.7·10
-		{-0.1, math.NaN()}, {1.5, math.NaN()}, {math.NaN(), math.NaN()},
-	}
-	for _, tt := range tests {
-		if got := Percentile(values, tt.p); !near(got, tt.want, 1e-12) {
-			t.Errorf("Percentile(%v) = %v, want %v", tt.p, got, tt.want)
-		}
-	}
-	if got := Percentile(nil, 0.5); !math.IsNaN(got) {
-		t.Errorf("Percentile(empty) = %v, want NaN", got)
-	}
-}
-
 func TestTQuantile(t *testing.T) {
 	tests := []struct{ df, want float64 }{
 		{1, 12.706204736432095}, {6, 2.4469118487916806}, {29, 2.045229642132703}, {1000, 1.9623390808264074},

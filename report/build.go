@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"gonum.org/v1/gonum/stat"
+
 	"github.com/wasmwhisk/wasmwhisk/loadgen"
 )
 
@@ -90,7 +92,7 @@ func ColdFrom(rows []loadgen.Row) (*Cold, []float64, error) {
 	ci := loadgen.MedianCI(totals, ciLevel)
 	c := &Cold{
 		N: len(totals), Failed: failed,
-		MedianMS: Float(loadgen.Summarize(totals).P50), MeanMS: Float(loadgen.Mean(totals)),
+		MedianMS: Float(loadgen.Summarize(totals).P50), MeanMS: Float(stat.Mean(totals, nil)),
 		CILowMS: Float(ci.Lo), CIHighMS: Float(ci.Hi), CICoverage: Float(math.Round(ci.Coverage*1000) / 10),
 		InitMS: Float(loadgen.Summarize(inits).P50), WaitMS: Float(loadgen.Summarize(waits).P50),
 	}
@@ -309,24 +311,17 @@ func HostMemory(points []int, reports []*loadgen.MemoryReport, beforePeak, after
 	return m
 }
 
-// leastSquares fits y = slope·x + base and returns R².
+// leastSquares fits y = slope·x + base (gonum's ordinary least squares) and returns R²: NaN
+// when every x is the same, 1 when every y is (a flat line fits exactly).
 func leastSquares(x, y []float64) (slope, base, r2 float64) {
-	mx, my := loadgen.Mean(x), loadgen.Mean(y)
-	var sxx, sxy, syy float64
-	for i := range x {
-		sxx += (x[i] - mx) * (x[i] - mx)
-		sxy += (x[i] - mx) * (y[i] - my)
-		syy += (y[i] - my) * (y[i] - my)
-	}
-	if sxx == 0 {
+	if stat.Variance(x, nil) == 0 {
 		return math.NaN(), math.NaN(), math.NaN()
 	}
-	slope = sxy / sxx
-	base = my - slope*mx
-	if syy == 0 {
+	base, slope = stat.LinearRegression(x, y, nil, false)
+	if stat.Variance(y, nil) == 0 {
 		return slope, base, 1
 	}
-	return slope, base, sxy * sxy / (sxx * syy)
+	return slope, base, stat.RSquared(x, y, nil, base, slope)
 }
 
 // Compare tests a row's samples against the baseline's.

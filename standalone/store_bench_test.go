@@ -9,11 +9,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/standalone"
 )
@@ -179,20 +179,8 @@ func BenchmarkBigActionInStore(b *testing.B) {
 			b.ReportMetric(perRound*n/inv[1].Seconds(), "invoke-big/s")
 			// Each round measures both servers back to back: the median of the rounds' ratios is
 			// what the big action costs, whatever the rest of the machine did meanwhile.
-			b.ReportMetric(median(putDelRatios), "putdel-ratio")
-			b.ReportMetric(median(invRatios), "invoke-time-ratio")
+			b.ReportMetric(stats.Median(putDelRatios), "putdel-ratio")
+			b.ReportMetric(stats.Median(invRatios), "invoke-time-ratio")
 		})
 	}
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -11,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
@@ -127,9 +127,9 @@ func BenchmarkActivation(b *testing.B) {
 			for vi, v := range variants {
 				f := got[vi]
 				fmt.Printf("  %-14s %8.2f (%6.2f) %6.2fx (%5.2fx) %8.2f (%6.2f) %6.2fx (%5.2fx) %6.2f (%6.2f)\n", v.name,
-					med(f.whole), least(f.whole), med(f.whole)/med(base.whole), least(f.whole)/least(base.whole),
-					med(f.inference), least(f.inference), med(f.inference)/med(base.inference), least(f.inference)/least(base.inference),
-					med(f.preprocess), least(f.preprocess))
+					stats.Median(f.whole), least(f.whole), stats.Median(f.whole)/stats.Median(base.whole), least(f.whole)/least(base.whole),
+					stats.Median(f.inference), least(f.inference), stats.Median(f.inference)/stats.Median(base.inference), least(f.inference)/least(base.inference),
+					stats.Median(f.preprocess), least(f.preprocess))
 			}
 		}
 	}
@@ -144,12 +144,6 @@ func envInt(name string, def int) int {
 }
 
 func least(v []float64) float64 { return slices.Min(v) }
-
-func med(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
 
 func activationRequest(value []byte) runtime.RunRequest {
 	line, _ := json.Marshal(map[string]json.RawMessage{"value": value})

@@ -9,10 +9,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
@@ -105,8 +105,7 @@ func zipOf(tb testing.TB, entry string, main []byte, files map[string]string) []
 }
 
 func reportMedian(b *testing.B, d []time.Duration) {
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, "median-ms")
+	b.ReportMetric(stats.Median(stats.Milliseconds(d)), "median-ms")
 }
 
 func benchNativeInit(b *testing.B, code []byte) {

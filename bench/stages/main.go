@@ -12,10 +12,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/actions/sdk"
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/nn/imageproc"
 )
 
@@ -63,8 +64,7 @@ func stages(ctx context.Context, params map[string]any) (any, error) {
 	}
 	med, least := map[string]float64{}, map[string]float64{}
 	for k, v := range times {
-		sort.Float64s(v)
-		med[k], least[k] = v[len(v)/2], v[0]
+		med[k], least[k] = stats.Median(v), slices.Min(v)
 	}
 	return map[string]any{"median_ms": med, "min_ms": least, "runs": runs}, nil
 }

@@ -12,11 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
@@ -103,14 +103,9 @@ func stageTimes(b *testing.B, run runFunc, b64 string, runs int) stageFigures {
 	if err := json.Unmarshal(res, &out); err != nil || out.Error != "" {
 		b.Fatalf("stages result %s: %v", res, err)
 	}
-	out.Median["json"] = median(with) - median(bare)
+	out.Median["json"] = stats.Median(with) - stats.Median(bare)
 	out.Min["json"] = slices.Min(with) - slices.Min(bare)
 	return stageFigures{out.Median, out.Min}
-}
-
-func median(v []float64) float64 {
-	sort.Float64s(v)
-	return v[len(v)/2]
 }
 
 func runRequest(value []byte) runtime.RunRequest {

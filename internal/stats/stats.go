@@ -9,6 +9,7 @@ package stats
 import (
 	"math"
 	"slices"
+	"time"
 )
 
 // Quantile returns the p-quantile (0 ≤ p ≤ 1) of values; NaN for no values or p outside [0, 1].
@@ -38,3 +39,12 @@ func QuantileSorted(sorted []float64, p float64) float64 {
 
 // Median is Quantile(values, 0.5).
 func Median(values []float64) float64 { return Quantile(values, 0.5) }
+
+// Milliseconds converts durations to milliseconds, the unit benchmarks report, for Quantile.
+func Milliseconds(durations []time.Duration) []float64 {
+	ms := make([]float64, len(durations))
+	for i, d := range durations {
+		ms[i] = float64(d) / float64(time.Millisecond)
+	}
+	return ms
+}

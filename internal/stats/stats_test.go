@@ -24,6 +24,9 @@ func TestQuantile(t *testing.T) {
 		{"minimum", ten, 0, 1},
 		{"maximum", ten, 1, 10},
 		{"ties", []float64{2, 2, 2, 5}, 0.5, 2},
+		// By hand: h = 0.75 between 10 and 20, h = 2.7 between 30 and 40.
+		{"between ranks", []float64{40, 10, 30, 20}, 0.25, 17.5},
+		{"between the top ranks", []float64{40, 10, 30, 20}, 0.9, 37},
 		{"no values", nil, 0.5, math.NaN()},
 		{"p below 0", ten, -0.1, math.NaN()},
 		{"p above 1", ten, 1.1, math.NaN()},

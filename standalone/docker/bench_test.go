@@ -5,10 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os"
-	"slices"
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/standalone"
 )
@@ -106,10 +106,9 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 	if len(lat) == 0 {
 		return
 	}
-	slices.Sort(lat)
-	at := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(at(0.5), "p50-ms")
-	b.ReportMetric(at(0.99), "p99-ms")
+	ms := stats.Milliseconds(lat)
+	b.ReportMetric(stats.Quantile(ms, 0.5), "p50-ms")
+	b.ReportMetric(stats.Quantile(ms, 0.99), "p99-ms")
 }
 
 // BenchmarkWarmRun is one warm /run of hello over the bridge plus collecting its logs (until

@@ -3,10 +3,10 @@ package process
 import (
 	"context"
 	"os"
-	"sort"
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 )
 
@@ -54,13 +54,9 @@ func BenchmarkColdContainer(b *testing.B) {
 		ratios = append(ratios, float64(x)/float64(y))
 	}
 	b.StopTimer()
-	med := func(v []float64) float64 {
-		sort.Float64s(v)
-		return v[len(v)/2]
-	}
-	b.ReportMetric(med(on), "isolated-ms")
-	b.ReportMetric(med(off), "plain-ms")
-	b.ReportMetric(med(ratios), "ratio")
+	b.ReportMetric(stats.Median(on), "isolated-ms")
+	b.ReportMetric(stats.Median(off), "plain-ms")
+	b.ReportMetric(stats.Median(ratios), "ratio")
 }
 
 // benchBackend is testBackend for benchmarks.

@@ -6,10 +6,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/nn"
 )
 
@@ -36,8 +36,7 @@ func BenchmarkInference(b *testing.B) {
 		}
 		times = append(times, float64(time.Since(s).Microseconds())/1000)
 	}
-	sort.Float64s(times)
-	b.ReportMetric(times[len(times)/2], "median-ms")
+	b.ReportMetric(stats.Median(times), "median-ms")
 	b.ReportMetric(boolMetric(nn.Accelerated), "asm")
 }
 
