@@ -3,8 +3,6 @@
 package main
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"io"
 	"os"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/wasmwhisk/wasmwhisk/internal/stats"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/nn/model"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 	"github.com/wasmwhisk/wasmwhisk/runtime/native"
@@ -83,25 +82,11 @@ func prepareEmbedded(tb testing.TB, files map[string]string) string {
 }
 
 func zipOf(tb testing.TB, entry string, main []byte, files map[string]string) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	add := func(name string, data []byte, mode os.FileMode) {
-		h := &zip.FileHeader{Name: name, Method: zip.Deflate}
-		h.SetMode(mode)
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		w.Write(data)
-	}
-	add(entry, main, 0o755)
+	entries := []ziptest.File{{Name: entry, Body: main, Mode: 0o755}}
 	for name, src := range files {
-		add(name, readFile(tb, src), 0o644)
+		entries = append(entries, ziptest.File{Name: name, Body: readFile(tb, src)})
 	}
-	if err := zw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes()
+	return ziptest.Build(tb, entries...)
 }
 
 func reportMedian(b *testing.B, d []time.Duration) {

@@ -21,6 +21,9 @@ type File struct {
 	// Store writes the entry uncompressed (zip.Store) instead of deflating it: quicker for large
 	// bodies such as models.
 	Store bool
+	// NoMode writes no Unix mode, as DOS tools and Java's jar do; readers then see 0666 (Mode is
+	// ignored).
+	NoMode bool
 }
 
 // Build returns the archive holding files, in order. It fails the test if writing fails.
@@ -40,7 +43,9 @@ func Build(tb testing.TB, files ...File) []byte {
 				mode = fs.ModeDir | 0o755
 			}
 		}
-		h.SetMode(mode)
+		if !f.NoMode {
+			h.SetMode(mode)
+		}
 		w, err := zw.CreateHeader(h)
 		if err != nil {
 			tb.Fatalf("ziptest: %s: %v", f.Name, err)

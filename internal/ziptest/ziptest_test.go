@@ -16,6 +16,7 @@ func TestBuild(t *testing.T) {
 		File{Name: "link", Body: []byte("/etc/passwd"), Mode: fs.ModeSymlink | 0o777},
 		File{Name: "model.onnx", Body: bytes.Repeat([]byte{7}, 1000), Store: true},
 		File{Name: "../escape"},
+		File{Name: "jar.txt", Body: []byte("j"), Mode: 0o755, NoMode: true},
 	)
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -33,6 +34,7 @@ func TestBuild(t *testing.T) {
 		{"link", fs.ModeSymlink | 0o777, zip.Deflate, "/etc/passwd"},
 		{"model.onnx", 0o644, zip.Store, string(bytes.Repeat([]byte{7}, 1000))},
 		{"../escape", 0o644, zip.Deflate, ""},
+		{"jar.txt", 0o666, zip.Deflate, "j"}, // no Unix mode: what readers make of DOS attributes
 	}
 	if len(zr.File) != len(want) {
 		t.Fatalf("%d entries, want %d", len(zr.File), len(want))

@@ -1,42 +1,15 @@
 package archive
 
 import (
-	"archive/zip"
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 )
-
-type zipEntry struct {
-	name string
-	body []byte
-	mode os.FileMode
-}
-
-func makeZip(t testing.TB, entries ...zipEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
-		if e.mode != 0 {
-			h.SetMode(e.mode)
-		}
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(e.body)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 func TestDetect(t *testing.T) {
 	cases := []struct {
@@ -44,7 +17,7 @@ func TestDetect(t *testing.T) {
 		want Kind
 	}{
 		{[]byte("\x00asm\x01\x00\x00\x00"), Wasm},
-		{makeZip(t, zipEntry{name: "a", body: []byte("b")}), Zip},
+		{ziptest.Build(t, ziptest.File{Name: "a", Body: []byte("b")}), Zip},
 		{[]byte("\x7fELF\x02\x01"), ELF},
 		{[]byte("#!/bin/sh\necho"), Script},
 		{[]byte("(module)"), WasmText},
@@ -66,10 +39,10 @@ func TestDetect(t *testing.T) {
 
 func TestExtractZip(t *testing.T) {
 	dir := t.TempDir()
-	data := makeZip(t,
-		zipEntry{name: "exec", body: []byte("#!/bin/sh\n"), mode: 0o755},
-		zipEntry{name: "data/labels.txt", body: []byte("a\nb\n")},
-		zipEntry{name: "dir/", mode: os.ModeDir | 0o755},
+	data := ziptest.Build(t,
+		ziptest.File{Name: "exec", Body: []byte("#!/bin/sh\n"), Mode: 0o755},
+		ziptest.File{Name: "data/labels.txt", Body: []byte("a\nb\n")},
+		ziptest.File{Name: "dir/", Mode: os.ModeDir | 0o755},
 	)
 	names, err := ExtractZip(data, dir, Limits{})
 	if err != nil {
@@ -95,14 +68,14 @@ func TestExtractZipRejects(t *testing.T) {
 		is   error
 	}{
 		{"not a zip", []byte("Ceci n'est pas un zip."), Limits{}, nil},
-		{"parent escape", makeZip(t, zipEntry{name: "../evil", body: []byte("x")}), Limits{}, ErrUnsafePath},
-		{"nested escape", makeZip(t, zipEntry{name: "a/../../evil", body: []byte("x")}), Limits{}, ErrUnsafePath},
-		{"absolute", makeZip(t, zipEntry{name: "/etc/evil", body: []byte("x")}), Limits{}, ErrUnsafePath},
-		{"backslash", makeZip(t, zipEntry{name: `..\evil`, body: []byte("x")}), Limits{}, ErrUnsafePath},
-		{"symlink", makeZip(t, zipEntry{name: "link", body: []byte("/etc/passwd"), mode: os.ModeSymlink | 0o777}), Limits{}, ErrUnsafePath},
-		{"too many files", makeZip(t, zipEntry{name: "a"}, zipEntry{name: "b"}, zipEntry{name: "c"}), Limits{MaxFiles: 2}, nil},
-		{"too large", makeZip(t, zipEntry{name: "big", body: []byte(string(make([]byte, 5000)))}), Limits{MaxBytes: 4096}, nil},
-		{"duplicate", makeZip(t, zipEntry{name: "a", body: []byte("1")}, zipEntry{name: "a", body: []byte("2")}), Limits{}, nil},
+		{"parent escape", ziptest.Build(t, ziptest.File{Name: "../evil", Body: []byte("x")}), Limits{}, ErrUnsafePath},
+		{"nested escape", ziptest.Build(t, ziptest.File{Name: "a/../../evil", Body: []byte("x")}), Limits{}, ErrUnsafePath},
+		{"absolute", ziptest.Build(t, ziptest.File{Name: "/etc/evil", Body: []byte("x")}), Limits{}, ErrUnsafePath},
+		{"backslash", ziptest.Build(t, ziptest.File{Name: `..\evil`, Body: []byte("x")}), Limits{}, ErrUnsafePath},
+		{"symlink", ziptest.Build(t, ziptest.File{Name: "link", Body: []byte("/etc/passwd"), Mode: os.ModeSymlink | 0o777}), Limits{}, ErrUnsafePath},
+		{"too many files", ziptest.Build(t, ziptest.File{Name: "a"}, ziptest.File{Name: "b"}, ziptest.File{Name: "c"}), Limits{MaxFiles: 2}, nil},
+		{"too large", ziptest.Build(t, ziptest.File{Name: "big", Body: []byte(string(make([]byte, 5000)))}), Limits{MaxBytes: 4096}, nil},
+		{"duplicate", ziptest.Build(t, ziptest.File{Name: "a", Body: []byte("1")}, ziptest.File{Name: "a", Body: []byte("2")}), Limits{}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -10,35 +10,38 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 )
 
 func TestExtractZipCases(t *testing.T) {
 	lim := Limits{MaxBytes: 1 << 20, MaxFiles: 100}
 	cases := []struct {
 		name    string
-		entries []zipEntry
+		entries []ziptest.File
 		files   string // the names extracted, space-separated; "" with want
 		want    string // part of the error
 	}{
-		{"flat and nested", []zipEntry{{name: "a.txt", body: []byte("a")}, {name: "d/e/b.txt", body: []byte("b")}}, "a.txt d/e/b.txt", ""},
-		{"explicit dirs", []zipEntry{{name: "d/", mode: fs.ModeDir | 0o755}, {name: "d/x", body: []byte("x")}}, "d/x", ""},
-		{"dot-dot", []zipEntry{{name: "../x"}}, "", "escapes the action directory"},
-		{"inner dot-dot", []zipEntry{{name: "a/../x"}}, "", "escapes the action directory"},
-		{"absolute", []zipEntry{{name: "/x"}}, "", "escapes the action directory"},
-		{"dot", []zipEntry{{name: "./x"}}, "", "escapes the action directory"},
-		{"backslash", []zipEntry{{name: `a\x`}}, "", "backslash"},
-		{"symlink", []zipEntry{{name: "l", body: []byte("/"), mode: fs.ModeSymlink | 0o777}}, "", "symbolic link"},
-		{"device", []zipEntry{{name: "dev", mode: fs.ModeDevice | 0o644}}, "", "not a regular file"},
-		{"file then dir", []zipEntry{{name: "a", body: []byte("x")}, {name: "a/b", body: []byte("y")}}, "", "entry \"a/b\""},
-		{"duplicate", []zipEntry{{name: "a"}, {name: "a"}}, "", "appears twice"},
-		{"too big", []zipEntry{{name: "a", body: make([]byte, 1<<20+1)}}, "", "size limit"},
-		{"too big together", []zipEntry{{name: "a", body: make([]byte, 1<<19)}, {name: "b", body: make([]byte, 1<<19+1)}}, "", "size limit"},
-		{"fails after nested dirs", []zipEntry{{name: "d/e/f/a", body: []byte("a")}, {name: "d/e/g/", mode: fs.ModeDir | 0o755}, {name: "d/e/f/a"}}, "", "appears twice"},
+		{"flat and nested", []ziptest.File{{Name: "a.txt", Body: []byte("a")}, {Name: "d/e/b.txt", Body: []byte("b")}}, "a.txt d/e/b.txt", ""},
+		{"explicit dirs", []ziptest.File{{Name: "d/", Mode: fs.ModeDir | 0o755}, {Name: "d/x", Body: []byte("x")}}, "d/x", ""},
+		{"no Unix modes (jar, DOS tools)", []ziptest.File{{Name: "d/", NoMode: true}, {Name: "d/x", Body: []byte("x"), NoMode: true}}, "d/x", ""},
+		{"dot-dot", []ziptest.File{{Name: "../x"}}, "", "escapes the action directory"},
+		{"inner dot-dot", []ziptest.File{{Name: "a/../x"}}, "", "escapes the action directory"},
+		{"absolute", []ziptest.File{{Name: "/x"}}, "", "escapes the action directory"},
+		{"dot", []ziptest.File{{Name: "./x"}}, "", "escapes the action directory"},
+		{"backslash", []ziptest.File{{Name: `a\x`}}, "", "backslash"},
+		{"symlink", []ziptest.File{{Name: "l", Body: []byte("/"), Mode: fs.ModeSymlink | 0o777}}, "", "symbolic link"},
+		{"device", []ziptest.File{{Name: "dev", Mode: fs.ModeDevice | 0o644}}, "", "not a regular file"},
+		{"file then dir", []ziptest.File{{Name: "a", Body: []byte("x")}, {Name: "a/b", Body: []byte("y")}}, "", "entry \"a/b\""},
+		{"duplicate", []ziptest.File{{Name: "a"}, {Name: "a"}}, "", "appears twice"},
+		{"too big", []ziptest.File{{Name: "a", Body: make([]byte, 1<<20+1)}}, "", "size limit"},
+		{"too big together", []ziptest.File{{Name: "a", Body: make([]byte, 1<<19)}, {Name: "b", Body: make([]byte, 1<<19+1)}}, "", "size limit"},
+		{"fails after nested dirs", []ziptest.File{{Name: "d/e/f/a", Body: []byte("a")}, {Name: "d/e/g/", Mode: fs.ModeDir | 0o755}, {Name: "d/e/f/a"}}, "", "appears twice"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			files, err := ExtractZip(makeZip(t, c.entries...), dir, lim)
+			files, err := ExtractZip(ziptest.Build(t, c.entries...), dir, lim)
 			if c.want != "" {
 				if err == nil || !strings.Contains(err.Error(), c.want) {
 					t.Fatalf("err = %v, want %q", err, c.want)
@@ -114,7 +117,7 @@ func TestExtractZipBombLeavesNothing(t *testing.T) {
 		want error
 	}{
 		{"lying sizes", lyingZip(t, map[string]int{"a/b/c/big": 4 << 20}), zip.ErrFormat},
-		{"honest sizes", makeZip(t, zipEntry{name: "x/small", body: []byte("x")}, zipEntry{name: "x/big", body: make([]byte, 2<<20)}), ErrTooLarge},
+		{"honest sizes", ziptest.Build(t, ziptest.File{Name: "x/small", Body: []byte("x")}, ziptest.File{Name: "x/big", Body: make([]byte, 2<<20)}), ErrTooLarge},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -138,10 +141,10 @@ func TestExtractZipBombLeavesNothing(t *testing.T) {
 // FuzzExtractZip feeds arbitrary bytes to the extractor: it must never panic, never write outside
 // its directory, never leave a symlink, stay within its limits, and leave nothing when it fails.
 func FuzzExtractZip(f *testing.F) {
-	f.Add(makeZip(f, zipEntry{name: "main.wasm", body: []byte("\x00asm")}, zipEntry{name: "d/x.txt", body: []byte("x")}))
-	f.Add(makeZip(f, zipEntry{name: "../escape", body: []byte("x")}))
-	f.Add(makeZip(f, zipEntry{name: "l", body: []byte("/etc"), mode: fs.ModeSymlink | 0o777}))
-	f.Add(makeZip(f, zipEntry{name: "a"}, zipEntry{name: "a"}))
+	f.Add(ziptest.Build(f, ziptest.File{Name: "main.wasm", Body: []byte("\x00asm")}, ziptest.File{Name: "d/x.txt", Body: []byte("x")}))
+	f.Add(ziptest.Build(f, ziptest.File{Name: "../escape", Body: []byte("x")}))
+	f.Add(ziptest.Build(f, ziptest.File{Name: "l", Body: []byte("/etc"), Mode: fs.ModeSymlink | 0o777}))
+	f.Add(ziptest.Build(f, ziptest.File{Name: "a"}, ziptest.File{Name: "a"}))
 	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
 	f.Add([]byte("PK\x03\x04"))
 	const maxBytes = 1 << 16

@@ -1,7 +1,6 @@
 package native
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/internal/cgroup"
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 )
 
@@ -200,31 +200,6 @@ func requireEmptyDir(t *testing.T, dir string) {
 	}
 }
 
-type zipFile struct {
-	name string
-	data []byte
-}
-
-func zipOf(t *testing.T, files []zipFile) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range files {
-		name, data := f.name, f.data
-		h := &zip.FileHeader{Name: name, Method: zip.Deflate}
-		h.SetMode(0o755)
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(data)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // TestFailedInitLeavesNothing: whatever makes /init fail, nothing the executor wrote stays on
 // disk, even before Close.
 func TestFailedInitLeavesNothing(t *testing.T) {
@@ -234,8 +209,8 @@ func TestFailedInitLeavesNothing(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"zip refused after its exec", zipOf(t, []zipFile{{"exec", []byte("#!/bin/sh\n")}, {"lib/a", []byte("a")}, {"../escape", nil}}), Config{}, "escapes"},
-		{"zip without exec", zipOf(t, []zipFile{{"bin/other", []byte("x")}}), Config{}, "no executable named exec"},
+		{"zip refused after its exec", ziptest.Build(t, ziptest.File{Name: "exec", Body: []byte("#!/bin/sh\n"), Mode: 0o755}, ziptest.File{Name: "lib/a", Body: []byte("a")}, ziptest.File{Name: "../escape"}), Config{}, "escapes"},
+		{"zip without exec", ziptest.Build(t, ziptest.File{Name: "bin/other", Body: []byte("x"), Mode: 0o755}), Config{}, "no executable named exec"},
 		{"exits at start", []byte("#!/bin/sh\nexit 3\n"), Config{}, msgCommandExited},
 		{"bad acknowledgement", []byte("#!/bin/sh\necho nope >&3\nsleep 5\n"), Config{}, "bad acknowledgement"},
 		{"no acknowledgement", []byte("#!/bin/sh\nsleep 5\n"), Config{AckTimeout: 100 * time.Millisecond}, "no acknowledgement"},

@@ -1,8 +1,6 @@
 package process
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
+	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/standalone"
 )
 
@@ -168,24 +167,6 @@ func TestDestroyKillsTheTree(t *testing.T) {
 	}
 }
 
-func zipOf(t *testing.T, files ...[2]string) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range files {
-		h := &zip.FileHeader{Name: f[0], Method: zip.Deflate}
-		h.SetMode(0o755)
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(f[1]))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // TestFailedInitLeavesNothing: a native init that fails, in the proxy's extraction or at the
 // action's start, leaves nothing on disk once the invoker destroys the container.
 func TestFailedInitLeavesNothing(t *testing.T) {
@@ -194,8 +175,8 @@ func TestFailedInitLeavesNothing(t *testing.T) {
 		name string
 		code []byte
 	}{
-		{"zip refused after its exec", zipOf(t, [2]string{"exec", "#!/bin/sh\n"}, [2]string{"lib/data", "x"}, [2]string{"../escape", ""})},
-		{"action exits at start", zipOf(t, [2]string{"exec", "#!/bin/sh\nexit 3\n"}, [2]string{"lib/data", "x"})},
+		{"zip refused after its exec", ziptest.Build(t, ziptest.File{Name: "exec", Body: []byte("#!/bin/sh\n"), Mode: 0o755}, ziptest.File{Name: "lib/data", Body: []byte("x")}, ziptest.File{Name: "../escape"})},
+		{"action exits at start", ziptest.Build(t, ziptest.File{Name: "exec", Body: []byte("#!/bin/sh\nexit 3\n"), Mode: 0o755}, ziptest.File{Name: "lib/data", Body: []byte("x")})},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
