@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wasmwhisk/wasmwhisk/internal/cgroup"
+	"github.com/wasmwhisk/wasmwhisk/internal/procfs"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/standalone"
 )
@@ -81,7 +82,7 @@ func leftAfter(t *testing.T, before footprint, id string) footprint {
 	now := takeFootprint(t, 0, id)
 	var left footprint
 	for _, pid := range before.pids {
-		if pidAlive(pid) {
+		if procfs.Alive(pid) {
 			left.pids = append(left.pids, pid)
 		}
 	}

@@ -2,7 +2,6 @@ package standalone_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/conformance"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/standalone"
 )
@@ -26,26 +26,8 @@ import (
 type child struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *syncBuffer
+	stderr *conformance.SyncBuffer // for the test's failure messages
 	exited chan struct{}
-}
-
-// syncBuffer collects a child's stderr for the test's failure messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var readyURL = regexp.MustCompile(`msg="wasmwhisk standalone ready" url=(http://\S+)`)
@@ -60,7 +42,7 @@ func startChild(t *testing.T, bin, dataDir string, env []string, args ...string)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, pw := io.Pipe()
-	c := &child{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	c := &child{cmd: cmd, stderr: &conformance.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(c.stderr, pw)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/internal/cgroup"
+	"github.com/wasmwhisk/wasmwhisk/internal/procfs"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/standalone"
 	"github.com/wasmwhisk/wasmwhisk/standalone/wasmhost"
@@ -100,25 +101,11 @@ func probeInit(t *testing.T, c standalone.Container) {
 	}
 }
 
-func pidAlive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
 func waitGone(t *testing.T, pid int, what string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for pidAlive(pid) {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("%s (pid %d) survived", what, pid)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !procfs.WaitGone(pid, 15*time.Second) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("%s (pid %d) survived", what, pid)
 	}
 }
 

@@ -40,12 +40,8 @@ func TestAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Killed but not reaped: a zombie, which is not alive.
-	deadline := time.Now().Add(10 * time.Second)
-	for Alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatal("a killed, unreaped child is still alive")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !WaitGone(pid, 10*time.Second) {
+		t.Fatal("a killed, unreaped child is still alive")
 	}
 	cmd.Wait()
 	reaped = true

@@ -2,7 +2,6 @@ package native
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,14 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wasmwhisk/wasmwhisk/internal/cgroup"
+	"github.com/wasmwhisk/wasmwhisk/internal/conformance"
+	"github.com/wasmwhisk/wasmwhisk/internal/procfs"
 	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/runtime"
 )
@@ -72,26 +71,11 @@ func selfCode(t *testing.T) []byte {
 	return code
 }
 
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
 func waitDead(t *testing.T, pid int, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("%s (pid %d) survived", what, pid)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !procfs.WaitGone(pid, 10*time.Second) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("%s (pid %d) survived", what, pid)
 	}
 }
 
@@ -105,24 +89,6 @@ func requireCgroup(t *testing.T) {
 		}
 		t.Skip("no writable cgroup v2 hierarchy: only the process group can be killed here")
 	}
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestDescendantsDieWithTheAction: children that started their own session die when the
@@ -152,7 +118,7 @@ func TestDescendantsDieWithTheAction(t *testing.T) {
 			pids = append(pids, out.Child)
 		}
 		for _, pid := range pids {
-			if !alive(pid) {
+			if !procfs.Alive(pid) {
 				t.Fatalf("child %d is not running before Close", pid)
 			}
 		}
@@ -167,7 +133,7 @@ func TestDescendantsDieWithTheAction(t *testing.T) {
 	})
 
 	t.Run("timeout", func(t *testing.T) {
-		stderr := &syncBuffer{}
+		stderr := &conformance.SyncBuffer{}
 		x := New(Config{Dir: t.TempDir(), Environ: []string{}, Stderr: stderr})
 		defer x.Close()
 		if err := x.Init(context.Background(), runtime.InitRequest{Code: code, Env: env}); err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wasmwhisk/wasmwhisk/internal/procfs"
 	"github.com/wasmwhisk/wasmwhisk/internal/testbuild"
 	"github.com/wasmwhisk/wasmwhisk/internal/ziptest"
 	"github.com/wasmwhisk/wasmwhisk/standalone"
@@ -75,13 +76,9 @@ func nativeSpec(name string) standalone.ContainerSpec {
 
 func waitDead(t *testing.T, pid int, what string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for procAlive(pid) {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("%s (pid %d) survived", what, pid)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !procfs.WaitGone(pid, 15*time.Second) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("%s (pid %d) survived", what, pid)
 	}
 }
 
@@ -150,7 +147,7 @@ func TestDestroyKillsTheTree(t *testing.T) {
 	mustInit(t, c, probeCode(t))
 	out := mustRun(t, c, map[string]any{"daemon": true})
 	child := int(out["child"].(float64))
-	if !procAlive(child) {
+	if !procfs.Alive(child) {
 		t.Fatal("the daemon is not running")
 	}
 	if b.users.enabled {

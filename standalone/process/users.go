@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wasmwhisk/wasmwhisk/internal/procfs"
 )
 
 // userRange is how many user ids an instance owns: its wasm user and one per live native
@@ -231,7 +233,7 @@ func killUsers(ctx context.Context, match func(uid uint32) bool) error {
 	for {
 		n := 0
 		for _, pid := range pids() {
-			if uid, ok := procUID(pid); ok && match(uid) && procAlive(pid) {
+			if uid, ok := procUID(pid); ok && match(uid) && procfs.Alive(pid) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 				n++
 			}
@@ -245,17 +247,6 @@ func killUsers(ctx context.Context, match func(uid uint32) bool) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-}
-
-// procAlive reports whether pid exists and is not a zombie.
-func procAlive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
 // procStart is pid's start time in clock ticks after boot (/proc/<pid>/stat field 22): with the
