@@ -47,3 +47,23 @@ func TestInitPayload(t *testing.T) {
 		})
 	}
 }
+
+// TestJavaLength: response.size counts UTF-16 code units, as Java's String.length does.
+func TestJavaLength(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{"", 0},
+		{`{"a":1}`, 7},
+		{"é", 1},            // two bytes, one unit
+		{"€", 1},            // three bytes, one unit
+		{"😀", 2},            // four bytes, a surrogate pair
+		{"a\xffb", 3},       // a byte that is not UTF-8: one U+FFFD
+		{"\xed\xa0\x80", 3}, // an encoded surrogate is three bad bytes
+	} {
+		if got := javaLength([]byte(c.in)); got != c.want {
+			t.Errorf("javaLength(%q) = %d, want %d", c.in, got, c.want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/wasmwhisk/wasmwhisk/runtime"
@@ -232,7 +233,7 @@ func (iv *invoker) attempt(ctx context.Context, inv *invocation, spec ContainerS
 			if timedOut {
 				iv.precompile.retry(a) // so that the next cold start loads compiled code
 			}
-			lines := iv.collectLogs(ctx, pc, a, false)
+			lines := iv.collectLogs(ctx, pc)
 			iv.pool.initialized(pc, &resp)
 			iv.pool.release(pc, true)
 			rec := iv.record(inv, resp, tm, pc, state, timedOut)
@@ -258,7 +259,7 @@ func (iv *invoker) attempt(ctx context.Context, inv *invocation, spec ContainerS
 	var lines []LogLine
 	destroy := resp.StatusCode >= StatusDeveloperError
 	if destroy {
-		lines = iv.collectLogs(ctx, pc, a, false)
+		lines = iv.collectLogs(ctx, pc)
 	} else {
 		var logErr error
 		lines, logErr = iv.collectLogsWait(ctx, pc, a)
@@ -287,7 +288,7 @@ func wireDeadline(start time.Time, timeout time.Duration) time.Time {
 
 // collectLogs reads what the container has written, without waiting for sentinels, after a
 // developer error.
-func (iv *invoker) collectLogs(ctx context.Context, pc *pooled, a *Action, _ bool) []LogLine {
+func (iv *invoker) collectLogs(ctx context.Context, pc *pooled) []LogLine {
 	lctx, cancel := context.WithTimeout(ctx, iv.logIdle)
 	defer cancel()
 	lines, _ := pc.c.Logs(lctx, false)
@@ -376,16 +377,12 @@ func errorValueResult(v json.RawMessage) json.RawMessage {
 	return buf.Bytes()
 }
 
-// javaLength is the length of s as a Java String (UTF-16 code units), which response.size counts.
+// javaLength is the length of b as a Java String (UTF-16 code units), which response.size
+// counts; a byte that is not UTF-8 decodes to U+FFFD, one unit, as Java's decoder makes it.
 func javaLength(b []byte) int {
 	n := 0
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		b = b[size:]
-		n++
-		if r > 0xFFFF {
-			n++
-		}
+	for _, r := range string(b) {
+		n += utf16.RuneLen(r)
 	}
 	return n
 }

@@ -47,5 +47,4 @@ const (
 	msgFinalParams      = "Request defines parameters that are not allowed (e.g., reserved properties)."
 	msgInternal         = "Response Missing Error Message."
 	msgUnavailable      = "The server is currently unavailable (because it is overloaded or down for maintenance)."
-	msgAcceptedNotDone  = "Request accepted, but processing not completed yet."
 )

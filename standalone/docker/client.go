@@ -448,15 +448,6 @@ func (c *Client) ImageExists(ctx context.Context, ref string) (bool, error) {
 	return err == nil, err
 }
 
-// RemoveImage deletes an image (force: even if containers use it).
-func (c *Client) RemoveImage(ctx context.Context, ref string, force bool) error {
-	q := url.Values{}
-	if force {
-		q.Set("force", "1")
-	}
-	return c.call(ctx, "remove image", http.MethodDelete, "/images/"+ref, q, nil, nil)
-}
-
 // BuildImage builds an image tagged tag from a tar build context holding a Dockerfile at its root
 // (the classic builder; no registry is contacted when the Dockerfile is FROM scratch). It returns
 // the builder's output, and an error carrying the builder's message when the build fails.
