@@ -28,7 +28,9 @@
 // the host serves on. compute honours the activation's deadline between operators.
 package wasinn
 
-import "fmt"
+import (
+	"github.com/wasmwhisk/wasmwhisk/runtime/wasinn/witx"
+)
 
 // ImportModule is the wasm import module of the wasi-nn functions.
 const ImportModule = "wasi_ephemeral_nn"
@@ -69,82 +71,47 @@ const (
 	maxLoggedNameLen = 80
 )
 
-// Errno is wasi-nn's nn_errno.
-type Errno uint32
-
-// The error codes, numbered as in the witx enum.
-const (
-	Success              Errno = 0
-	InvalidArgument      Errno = 1
-	InvalidEncoding      Errno = 2
-	MissingMemory        Errno = 3
-	Busy                 Errno = 4
-	RuntimeError         Errno = 5
-	UnsupportedOperation Errno = 6
-	TooLarge             Errno = 7
-	NotFound             Errno = 8
+// The witx enums, from package witx (their one definition, shared with the guest SDK).
+type (
+	// Errno is nn_errno, the result of every call.
+	Errno = witx.Errno
+	// TensorType is tensor_type. This host computes in F32 only.
+	TensorType = witx.TensorType
+	// Encoding is graph_encoding. This host loads ONNX, and takes autodetect to mean ONNX.
+	Encoding = witx.Encoding
+	// Target is execution_target. This host has only the CPU: a graph loaded for gpu or tpu runs
+	// on the CPU (as wasmtime's ONNX backend does without an accelerator), and the activation's
+	// log says so.
+	Target = witx.Target
 )
 
-var errnoNames = [...]string{"success", "invalid_argument", "invalid_encoding", "missing_memory", "busy",
-	"runtime_error", "unsupported_operation", "too_large", "not_found"}
-
-func (e Errno) String() string { return enumName(e, errnoNames[:], "nn_errno") }
-
-// TensorType is wasi-nn's tensor_type.
-type TensorType uint8
-
-// The tensor types, numbered as in the witx enum. This host computes in F32 only.
+// The enum values, as witx numbers them.
 const (
-	F16 TensorType = 0
-	F32 TensorType = 1
-	F64 TensorType = 2
-	U8  TensorType = 3
-	I32 TensorType = 4
-	I64 TensorType = 5
+	Success              = witx.Success
+	InvalidArgument      = witx.InvalidArgument
+	InvalidEncoding      = witx.InvalidEncoding
+	MissingMemory        = witx.MissingMemory
+	Busy                 = witx.Busy
+	RuntimeError         = witx.RuntimeError
+	UnsupportedOperation = witx.UnsupportedOperation
+	TooLarge             = witx.TooLarge
+	NotFound             = witx.NotFound
+
+	F16 = witx.F16
+	F32 = witx.F32
+	F64 = witx.F64
+	U8  = witx.U8
+	I32 = witx.I32
+	I64 = witx.I64
+
+	OpenVINO       = witx.OpenVINO
+	ONNX           = witx.ONNX
+	TensorFlow     = witx.TensorFlow
+	PyTorch        = witx.PyTorch
+	TensorFlowLite = witx.TensorFlowLite
+	Autodetect     = witx.Autodetect
+
+	CPU = witx.CPU
+	GPU = witx.GPU
+	TPU = witx.TPU
 )
-
-var tensorTypeNames = [...]string{"f16", "f32", "f64", "u8", "i32", "i64"}
-
-func (t TensorType) String() string { return enumName(t, tensorTypeNames[:], "tensor_type") }
-
-// Encoding is wasi-nn's graph_encoding.
-type Encoding uint32
-
-// The graph encodings, numbered as in the witx enum. This host loads ONNX, and takes autodetect
-// to mean ONNX.
-const (
-	OpenVINO       Encoding = 0
-	ONNX           Encoding = 1
-	TensorFlow     Encoding = 2
-	PyTorch        Encoding = 3
-	TensorFlowLite Encoding = 4
-	Autodetect     Encoding = 5
-)
-
-var encodingNames = [...]string{"openvino", "onnx", "tensorflow", "pytorch", "tensorflowlite", "autodetect"}
-
-func (e Encoding) String() string { return enumName(e, encodingNames[:], "graph_encoding") }
-
-// Target is wasi-nn's execution_target.
-type Target uint32
-
-// The execution targets, numbered as in the witx enum. This host has only the CPU: a graph loaded
-// for gpu or tpu runs on the CPU (as wasmtime's ONNX backend does without an accelerator), and
-// the activation's log says so.
-const (
-	CPU Target = 0
-	GPU Target = 1
-	TPU Target = 2
-)
-
-var targetNames = [...]string{"cpu", "gpu", "tpu"}
-
-func (t Target) String() string { return enumName(t, targetNames[:], "execution_target") }
-
-// enumName is the witx name of v, or kind(v) for a value the enum does not define.
-func enumName[T ~uint8 | ~uint32](v T, names []string, kind string) string {
-	if uint64(v) < uint64(len(names)) {
-		return names[v]
-	}
-	return fmt.Sprintf("%s(%d)", kind, uint64(v))
-}

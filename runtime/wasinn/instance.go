@@ -113,7 +113,7 @@ func (in *Instance) Close() {
 
 // fail logs one line for a failed call and returns its code.
 func (in *Instance) fail(code Errno, call string, format string, args ...any) Errno {
-	in.log.add(fmt.Sprintf("wasi-nn: %s: %s (%s)", call, fmt.Sprintf(format, args...), code))
+	in.log.add(fmt.Sprintf("wasi-nn: %s: %s (%s)", call, fmt.Sprintf(format, args...), code.String()))
 	return code
 }
 

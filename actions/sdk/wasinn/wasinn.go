@@ -22,70 +22,63 @@ import (
 	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/wasmwhisk/wasmwhisk/runtime/wasinn/witx"
 )
 
-// Encoding is a graph encoding (wasi-nn graph_encoding).
-type Encoding uint32
+// The witx enums, from package witx (one definition for the host and this SDK, importing
+// nothing of the host).
+type (
+	// Encoding is a graph encoding (graph_encoding); this implementation loads ONNX, and
+	// Autodetect meaning ONNX.
+	Encoding = witx.Encoding
+	// Target is an execution target (execution_target).
+	Target = witx.Target
+	// TensorType is a tensor's element type (tensor_type); models take and give F32.
+	TensorType = witx.TensorType
+	// Errno is a wasi-nn error code (nn_errno). Every error this package returns wraps one, so
+	// errors.Is(err, wasinn.NotFound) and errors.As(err, &errno) work.
+	Errno = witx.Errno
+)
 
-// The graph encodings of wasi-nn; this implementation loads ONNX (and Autodetect, meaning ONNX).
+// The graph encodings.
 const (
-	OpenVINO       Encoding = 0
-	ONNX           Encoding = 1
-	TensorFlow     Encoding = 2
-	PyTorch        Encoding = 3
-	TensorFlowLite Encoding = 4
-	Autodetect     Encoding = 5
+	OpenVINO       = witx.OpenVINO
+	ONNX           = witx.ONNX
+	TensorFlow     = witx.TensorFlow
+	PyTorch        = witx.PyTorch
+	TensorFlowLite = witx.TensorFlowLite
+	Autodetect     = witx.Autodetect
 )
 
-// Target is an execution target (wasi-nn execution_target).
-type Target uint32
-
-// The execution targets of wasi-nn.
+// The execution targets.
 const (
-	CPU Target = 0
-	GPU Target = 1
-	TPU Target = 2
+	CPU = witx.CPU
+	GPU = witx.GPU
+	TPU = witx.TPU
 )
 
-// TensorType is a tensor's element type (wasi-nn tensor_type).
-type TensorType uint8
-
-// The tensor element types of wasi-nn; models take and give F32.
+// The tensor element types.
 const (
-	F16 TensorType = 0
-	F32 TensorType = 1
-	F64 TensorType = 2
-	U8  TensorType = 3
-	I32 TensorType = 4
-	I64 TensorType = 5
+	F16 = witx.F16
+	F32 = witx.F32
+	F64 = witx.F64
+	U8  = witx.U8
+	I32 = witx.I32
+	I64 = witx.I64
 )
 
-// Errno is a wasi-nn error code (nn_errno). Every error this package returns wraps one, so
-// errors.Is(err, wasinn.NotFound) and errors.As(err, &errno) work.
-type Errno uint32
-
-// The error codes of wasi-nn (0 is success and is never returned as an error).
+// The error codes (0, success, is never returned as an error).
 const (
-	InvalidArgument      Errno = 1
-	InvalidEncoding      Errno = 2
-	MissingMemory        Errno = 3
-	Busy                 Errno = 4
-	RuntimeError         Errno = 5
-	UnsupportedOperation Errno = 6
-	TooLarge             Errno = 7
-	NotFound             Errno = 8
+	InvalidArgument      = witx.InvalidArgument
+	InvalidEncoding      = witx.InvalidEncoding
+	MissingMemory        = witx.MissingMemory
+	Busy                 = witx.Busy
+	RuntimeError         = witx.RuntimeError
+	UnsupportedOperation = witx.UnsupportedOperation
+	TooLarge             = witx.TooLarge
+	NotFound             = witx.NotFound
 )
-
-var errnoNames = [...]string{"success", "invalid_argument", "invalid_encoding", "missing_memory", "busy",
-	"runtime_error", "unsupported_operation", "too_large", "not_found"}
-
-// Error returns the code's wasi-nn name, e.g. "wasi-nn error not_found".
-func (e Errno) Error() string {
-	if int(e) < len(errnoNames) {
-		return "wasi-nn error " + errnoNames[e]
-	}
-	return fmt.Sprintf("wasi-nn error %d", uint32(e))
-}
 
 // Tensor is an input for SetInput: its dimensions, element type and little-endian data.
 type Tensor struct {
